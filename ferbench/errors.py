@@ -1,0 +1,37 @@
+"""Exceptions raised by ferbench.
+
+Every problem with user input is reported as a :class:`FerbenchError` subclass whose
+message is one line naming the file (when there is one) and the problem.
+"""
+from __future__ import annotations
+
+import os
+
+
+class FerbenchError(Exception):
+    """Base class of every error ferbench raises on purpose."""
+
+
+class ScanFormatError(FerbenchError, ValueError):
+    """A scan, landmark or texture file is malformed, truncated, hostile or unsupported.
+
+    Parameters
+    ----------
+    path
+        The offending file.
+    problem
+        A short description of what is wrong (one line).
+    """
+
+    def __init__(self, path: str | os.PathLike | None, problem: str):
+        self.path = None if path is None else os.fspath(path)
+        self.problem = " ".join(str(problem).split())  # force a single line
+        super().__init__(f"{self.path}: {self.problem}" if self.path else self.problem)
+
+
+class DatasetError(FerbenchError, ValueError):
+    """A dataset folder, manifest or split is inconsistent."""
+
+
+class ModelAssetError(FerbenchError):
+    """A model asset (e.g. the Surrey Face Model) is missing or fails its checksum."""
