@@ -1,0 +1,32 @@
+"""Subject-independent evaluation: protocols, training loop, repeated cross-validation, results.
+
+* :mod:`ferbench.eval.protocols` - named, seeded split generators (``list_protocols()``,
+  ``make_splits``), DF-CNN P-I sessions, the explicit leaky split.
+* :mod:`ferbench.eval.data` - records -> stacked model inputs, cached on disk.
+* :mod:`ferbench.eval.training` - ``fit`` / ``predict`` with resumable checkpoints.
+* :mod:`ferbench.eval.runner` - rounds x folds through any Executor; results folder layout.
+* :mod:`ferbench.eval.commands` - ``train`` / ``evaluate`` behind the command line.
+* :mod:`ferbench.eval.metrics` - accuracy, per-class accuracy, confusion matrices.
+
+Heavy packages (torch, sklearn) are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+from ferbench.eval.metrics import accuracy, confusion_matrix, per_class_accuracy
+from ferbench.eval.protocols import (PROTOCOLS, LeakWarning, ProtocolSplits, Split, check_subject_disjoint,
+                                     leaky_sample_split, list_protocols, make_splits, pi_sessions)
+
+
+def __getattr__(name: str):
+    lazy = {"train": "commands", "evaluate": "commands", "run_protocol": "runner", "fit": "training",
+            "predict": "training", "TrainConfig": "training", "MapCache": "data", "precompute": "data"}
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(f"ferbench.eval.{lazy[name]}"), name)
+    raise AttributeError(name)
+
+
+__all__ = ["PROTOCOLS", "LeakWarning", "ProtocolSplits", "Split", "check_subject_disjoint", "leaky_sample_split",
+           "list_protocols", "make_splits", "pi_sessions", "accuracy", "confusion_matrix", "per_class_accuracy",
+           "train", "evaluate", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]

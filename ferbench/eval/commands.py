@@ -1,0 +1,233 @@
+"""Library functions behind ``ferbench train`` and ``ferbench evaluate``.
+
+``train`` writes ``<out_dir>/<model>__<protocol>__seed<seed>/`` (layout: :mod:`ferbench.eval.runner`).
+``evaluate`` re-runs the saved final-epoch checkpoints on a dataset folder (the recorded one by
+default) and writes ``evaluation.json`` beside results.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ferbench.errors import DatasetError, FerbenchError
+
+__all__ = ["train", "evaluate", "results_folder_name"]
+
+
+def results_folder_name(model_name: str, protocol: str, seed: int) -> str:
+    """``<model>__<protocol>__seed<seed>`` with path separators removed."""
+    safe = str(model_name).replace(os.sep, "_").replace(":", "_")
+    return f"{safe}__{protocol}__seed{int(seed)}"
+
+
+def _index(data_dir):
+    from ferbench.io.dataset import index_dataset
+
+    return index_dataset(data_dir)
+
+
+def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+          epochs: int | None = None, batch_size: int | None = None, lr: float | None = None, folds: int | None = None,
+          rounds: int = 1, seed: int = 0, size: int | None = None, device: str | None = None, executor: Any = None,
+          progress: bool = True, max_subjects: int | None = None, optimizer: str | None = None,
+          scheduler: str | None = None, model_options: dict[str, Any] | None = None, workers: int | None = None,
+          map_fn: Callable | None = None, cache_dir: str | os.PathLike | None = None,
+          save_features: bool = False, stop_after_epoch: int | None = None, index=None) -> Path:
+    """Train ``model_name`` under a subject-independent protocol and write a results folder.
+
+    Parameters
+    ----------
+    model_name
+        A name from ``ferbench.models.list_models()`` (or a module-level factory).
+    protocol
+        A name from :func:`ferbench.eval.protocols.list_protocols`.
+    data_dir
+        BU-3DFE / Bosphorus folder (synthetic or real).
+    out_dir
+        Parent folder; the run goes to ``out_dir/<model>__<protocol>__seed<seed>``.
+    epochs, batch_size, lr, optimizer, scheduler
+        Override the paper's preset (:data:`ferbench.eval.training.PRESETS`); None keeps it.
+    folds, rounds, seed, max_subjects
+        Protocol settings (:func:`ferbench.eval.protocols.make_splits`).
+    size
+        Input side (default: the model's).
+    device, executor, workers, progress, map_fn, cache_dir, save_features, stop_after_epoch
+        See :func:`ferbench.eval.runner.run_protocol`.
+    index
+        An already built DatasetIndex (skips indexing ``data_dir``).
+
+    Returns
+    -------
+    pathlib.Path
+        The results folder.
+    """
+    from ferbench.eval.protocols import make_splits
+    from ferbench.eval.runner import build_model, run_protocol
+    from ferbench.eval.training import config_for
+
+    idx = index if index is not None else _index(data_dir)
+    ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
+    probe = build_model(model_name, ps.n_classes, size, model_options)
+    paper = getattr(probe, "paper", "")
+    del probe
+    cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
+                     seed=seed)
+    name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
+    out = Path(out_dir) / results_folder_name(name, protocol, seed)
+    return run_protocol(model_name, ps, out, cfg, model_options=model_options, size=size, device=device,
+                        executor=executor, workers=workers, progress=progress, map_fn=map_fn, cache_dir=cache_dir,
+                        stop_after_epoch=stop_after_epoch, save_features=save_features,
+                        data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+
+
+def _model_from_checkpoint(ck: dict[str, Any], path: str):
+    from ferbench.eval.runner import build_model
+    from ferbench.eval.training import CheckpointError
+
+    meta = json.loads(ck.get("meta_json", "{}") or "{}")
+    name = meta.get("model")
+    if not name:
+        raise CheckpointError(f"{path}: checkpoint does not say which model it holds")
+    if ":" in name:  # a factory "module:qualname"
+        import importlib
+
+        mod, qual = name.split(":", 1)
+        obj: Any = importlib.import_module(mod)
+        for part in qual.split("."):
+            obj = getattr(obj, part)
+        name = obj
+    model = build_model(name, int(meta["n_classes"]), int(meta["size"]), meta.get("model_options") or {})
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit the model: {str(e).splitlines()[0]}") from None
+    return model, meta
+
+
+def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = None, *, device: str | None = None,
+             progress: bool = True, batch_size: int = 64, map_fn: Callable | None = None,
+             cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Evaluate a results folder (every split's final checkpoint on its test subjects) or one checkpoint.
+
+    Parameters
+    ----------
+    results
+        A results folder written by :func:`train`, or a ``checkpoints/*.pt`` file.
+    data_dir
+        Dataset folder; default: the one recorded in results.json. The protocol is re-applied
+        to it with the recorded settings, so the test subjects are the same if the data are.
+        For a lone checkpoint (no results folder around it) every usable record is a test sample.
+    device, progress, batch_size, map_fn, cache_dir
+        As for training (the map cache defaults to the results folder's).
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (pooled), ``accuracy_mean`` (over splits), ``per_fold``, ``per_class_accuracy``,
+        ``confusion`` (counts), ``n``, ``label`` ("synthetic"/"real"), ``init_note``, ``model``,
+        ``protocol``. Also written to ``evaluation.json`` in the results folder.
+    """
+    from ferbench.eval.data import InputSet, MapCache, record_to_dict
+    from ferbench.eval.metrics import summarise
+    from ferbench.eval.protocols import make_splits
+    from ferbench.eval.training import load_checkpoint, predict
+
+    p = Path(results)
+    if p.is_dir():
+        folder, ckpts = p, None
+    elif p.is_file():
+        folder = p.parent.parent if p.parent.name == "checkpoints" else None
+        ckpts = [p]
+    else:
+        raise FerbenchError(f"{p}: no such results folder or checkpoint")
+    res_json = None
+    if folder is not None and (folder / "results.json").is_file() and (folder / "run.json").is_file():
+        res_json = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    elif ckpts is None:
+        raise FerbenchError(f"{p}: not a ferbench results folder (no results.json / run.json)")
+    if data_dir is None:
+        data_dir = res_json.get("data_dir") if res_json else None
+        if not data_dir:
+            raise DatasetError(f"{p}: no dataset folder recorded; pass data_dir")
+    idx = _index(data_dir)
+
+    if res_json is not None:
+        meta = res_json["protocol_meta"]
+        ps = make_splits(res_json["protocol"].split("+")[0], idx, folds=meta.get("n_folds"),
+                         rounds=int(meta.get("rounds", 1)), seed=int(meta.get("seed", 0)),
+                         max_subjects=meta.get("max_subjects"))
+        if res_json.get("leaky"):
+            raise FerbenchError(f"{folder}: a leaky sample-level run; evaluate it with run_protocol's outputs")
+        pairs = [(s, folder / "checkpoints" / f"{s.name}.pt") for s in ps.splits]
+        if ckpts is not None:
+            pairs = [(s, c) for s, c in pairs if c.resolve() == ckpts[0].resolve()]
+        modality, n_classes, classes = ps.modality, ps.n_classes, ps.classes
+        map_fn = map_fn if map_fn is not None else _resolve_fn(run.get("map_fn"))
+        cache_dir = cache_dir or folder / "cache"
+    else:
+        from ferbench.labels import EXPRESSIONS, label_index
+
+        ck = load_checkpoint(ckpts[0])
+        meta_ck = json.loads(ck.get("meta_json", "{}") or "{}")
+        recs = [r for r in idx.records if r.expression in EXPRESSIONS]
+        if not recs:
+            raise DatasetError(f"{data_dir}: no labelled expression scans to evaluate on")
+        from ferbench.eval.protocols import ProtocolSplits, Split
+
+        ps = ProtocolSplits("all_records", recs, np.array([label_index(r.expression) for r in recs]), EXPRESSIONS,
+                            [Split(0, 0, np.zeros(0, np.int64), np.arange(len(recs)))], "3d", {})
+        pairs = [(ps.splits[0], ckpts[0])]
+        modality, n_classes, classes = "3d", len(EXPRESSIONS), EXPRESSIONS
+        cache_dir = cache_dir or ckpts[0].parent / "cache"
+        del meta_ck
+    records = [record_to_dict(r) for r in ps.records]
+    t_all, p_all, per_fold = [], [], []
+    init_note, model_id = "", None
+    for s, ckp in pairs:
+        if not ckp.is_file():
+            continue
+        ck = load_checkpoint(ckp)
+        model, meta_ck = _model_from_checkpoint(ck, str(ckp))
+        init_note, model_id = getattr(model, "init_note", ""), meta_ck.get("model")
+        cache = MapCache(cache_dir, tuple(map(tuple, meta_ck["inputs"])), int(meta_ck["size"]), modality, map_fn)
+        te = s.test.tolist()
+        data = InputSet([records[i] for i in te], ps.labels[te], cache)
+        pr = predict(model, data, batch_size=batch_size, device=device, progress=progress)
+        y = ps.labels[te]
+        t_all.append(y)
+        p_all.append(pr["pred"])
+        per_fold.append({"round": s.round, "fold": s.fold, "n": len(te), "accuracy": float(np.mean(pr["pred"] == y)),
+                         "checkpoint_epoch": int(ck["epoch"])})
+    if not per_fold:
+        raise FerbenchError(f"{p}: no checkpoints to evaluate")
+    summ = summarise(np.concatenate(t_all), np.concatenate(p_all), n_classes)
+    synthetic = any(r.synthetic for r in ps.records)
+    out = {"label": "synthetic" if synthetic else "real", "synthetic": synthetic, "model": model_id,
+           "protocol": ps.protocol, "init_note": init_note, "data_dir": str(data_dir),
+           "accuracy": summ["accuracy"], "accuracy_mean": float(np.mean([f["accuracy"] for f in per_fold])),
+           "n": summ["n"], "per_fold": per_fold,
+           "per_class_accuracy": dict(zip(classes, summ["per_class_accuracy"])),
+           "confusion": summ["confusion"], "classes": list(classes)}
+    out["accuracy_text"] = f"{100 * out['accuracy']:.2f} %" + (" (synthetic)" if synthetic else "")
+    if folder is not None and folder.is_dir():
+        tmp = folder / "evaluation.json.tmp"
+        tmp.write_text(json.dumps(out, indent=1), encoding="utf-8")
+        os.replace(tmp, folder / "evaluation.json")
+    return out
+
+
+def _resolve_fn(name: str | None):
+    if not name:
+        return None
+    import importlib
+
+    mod, _, qual = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(mod), qual)
+    except (ImportError, AttributeError):
+        raise FerbenchError(f"map function {name} recorded in the results cannot be imported") from None

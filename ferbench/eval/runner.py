@@ -1,0 +1,385 @@
+"""Repeated cross-validation (rounds x folds) through any ``concurrent.futures.Executor``.
+
+:func:`run_protocol` trains one model per split of a :class:`~ferbench.eval.protocols.ProtocolSplits`
+and writes a results folder. Every split is an independent job (:func:`run_fold`, a picklable
+module-level function taking a plain dict), so the jobs can run
+
+* in this process (``executor=None`` and one worker or one job),
+* in local processes (default when there are several jobs: a spawn-context
+  ``ProcessPoolExecutor``),
+* on a Dask cluster: pass a ``distributed.Client`` (its ``get_executor()`` is used) or any
+  other Executor. The results folder and the map cache must then be on a file system every
+  worker sees.
+
+Results folder layout (stable; read by the report and plotting code)::
+
+    results.json      model, paper, init_note, protocol (+ its meta), data dir, "label":
+                      "synthetic"/"real", synthetic flag, seed, rounds, folds, train config,
+                      per-fold accuracy, mean/std/pooled accuracy, per-class accuracy,
+                      confusion matrix (counts, rows = true, class order = EXPRESSIONS
+                      [+ neutral]), mean row-normalised confusion (%), timings, complete flag
+    predictions.csv   round, fold, path, subject, dataset, y_true, y_pred, p_<class>..., synthetic
+    splits.json       records, labels and every split's train/test indices and subjects
+    run.json          the settings; a re-run into the same folder must match them (resume)
+    folds/rXX_fYY.json  one finished split (predictions, losses, timings); finished splits are
+                      skipped when the run is resumed
+    checkpoints/rXX_fYY.pt  state dicts + optimiser/scheduler/RNG state (weights_only-loadable);
+                      the last epoch's checkpoint is the evaluated model
+    features_rXX_fYY.npy  optional test-set embeddings (``save_features=True``)
+    cache/            the map cache (unless ``cache_dir`` points elsewhere)
+
+Every number in results.json is also given as text with "(synthetic)" appended when the data
+were synthetic.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ferbench.errors import DatasetError, FerbenchError
+
+__all__ = ["run_protocol", "run_fold", "build_model", "aggregate", "RESULTS_VERSION"]
+
+RESULTS_VERSION = 1
+
+# Model initialisation and dropout use torch's *global* RNG, which threads share. Folds run by a
+# thread-based executor (ThreadPoolExecutor, Dask with processes=False) therefore take turns
+# inside one process so that every fold stays reproducible from its seed; processes and
+# separate Dask workers run in parallel.
+_RNG_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------- models
+def build_model(model: str | Callable, n_classes: int, size: int | None, options: dict[str, Any] | None = None):
+    """A registered model name (``ferbench.models.create_model``) or a module-level factory."""
+    options = dict(options or {})
+    if callable(model):
+        return model(n_classes=n_classes, input_size=size, **options)
+    from ferbench.models import create_model
+
+    try:
+        return create_model(model, n_classes=n_classes, input_size=size, **options)
+    except KeyError as e:
+        raise FerbenchError(str(e).strip("'\"")) from None
+
+
+def _model_id(model: str | Callable) -> str:
+    if isinstance(model, str):
+        return model
+    return f"{getattr(model, '__module__', '?')}:{getattr(model, '__qualname__', repr(model))}"
+
+
+def _fold_seed(seed: int, rnd: int, fold: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(rnd), int(fold)]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------- one split
+def run_fold(job: dict[str, Any]) -> dict[str, Any]:
+    """Train and test one split (runs in whatever process the executor chooses).
+
+    ``job`` keys: model, model_options, n_classes, size, inputs, modality, map_fn, cache_dir,
+    records (dicts), labels, train, test, round, fold, config (TrainConfig dict), checkpoint,
+    device, progress, stop_after_epoch, features_path, threads.
+    """
+    import torch
+
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    with _RNG_LOCK:
+        return _run_fold_locked(job)
+
+
+def _run_fold_locked(job: dict[str, Any]) -> dict[str, Any]:
+    from ferbench.eval.data import InputSet, MapCache
+    from ferbench.eval.training import TrainConfig, fit, predict, set_seed
+
+    cfg = TrainConfig.from_dict(job["config"])
+    set_seed(cfg.seed)  # same initialisation on resume: the model is re-created, then the checkpoint loaded
+    model = build_model(job["model"], job["n_classes"], job["size"], job["model_options"])
+    cache = MapCache(job["cache_dir"], tuple(map(tuple, job["inputs"])), job["size"], job["modality"], job["map_fn"])
+    recs, labels = job["records"], np.asarray(job["labels"])
+    tr, te = list(job["train"]), list(job["test"])
+    train_set = InputSet([recs[i] for i in tr], labels[tr], cache)
+    test_set = InputSet([recs[i] for i in te], labels[te], cache)
+    name = f"r{job['round']:02d}_f{job['fold']:02d}"
+    info = fit(model, train_set, cfg, checkpoint=job["checkpoint"], device=job.get("device"),
+               progress=bool(job.get("progress")), stop_after_epoch=job.get("stop_after_epoch"),
+               meta={"model": _model_id(job["model"]), "model_options": job["model_options"],
+                     "n_classes": job["n_classes"], "size": job["size"], "inputs": job["inputs"],
+                     "round": job["round"], "fold": job["fold"]}, desc=f"train {name}")
+    res = {"round": job["round"], "fold": job["fold"], "complete": info["complete"], "train": tr, "test": te,
+           "losses": info["losses"], "epochs_done": info["epochs_done"], "train_seconds": info["seconds"],
+           "train_images": info["images"], "init_note": getattr(model, "init_note", "")}
+    if not info["complete"]:
+        return res
+    pr = predict(model, test_set, batch_size=max(1, cfg.batch_size), device=job.get("device"),
+                 features=bool(job.get("features_path")))
+    if job.get("features_path"):
+        np.save(job["features_path"], pr["features"].astype(np.float32), allow_pickle=False)
+    res.update(probabilities=pr["probabilities"].tolist(), pred=pr["pred"].tolist(),
+               predict_seconds=pr["seconds"], predict_images=len(te))
+    return res
+
+
+# --------------------------------------------------------------------------- the run
+def _as_executor(executor):
+    if executor is None or isinstance(executor, Executor):
+        return executor
+    if hasattr(executor, "get_executor"):  # a distributed.Client
+        return executor.get_executor()
+    if hasattr(executor, "submit"):
+        return executor
+    raise FerbenchError(f"executor must be a concurrent.futures.Executor or a dask Client, got {type(executor).__name__}")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, allow_nan=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, *,
+                 model_options: dict[str, Any] | None = None, size: int | None = None, device: str | None = None,
+                 executor: Any = None, workers: int | None = None, progress: bool = True,
+                 map_fn: Callable | None = None, cache_dir: str | os.PathLike | None = None,
+                 stop_after_epoch: int | None = None, save_features: bool = False,
+                 data_dir: str | None = None) -> Path:
+    """Train and evaluate ``model`` on every split of ``ps`` and write the results folder.
+
+    Parameters
+    ----------
+    model
+        Registered model name or module-level factory ``f(n_classes, input_size, **options)``.
+    ps
+        :class:`~ferbench.eval.protocols.ProtocolSplits` (from ``make_splits`` or
+        ``leaky_sample_split``).
+    out_dir
+        The results folder (created; an existing one with the same settings is resumed).
+    config
+        :class:`~ferbench.eval.training.TrainConfig`; ``config.seed`` seeds every split.
+    model_options
+        Extra options of the model factory.
+    size
+        Input side (default: the model's ``input_size``).
+    device
+        Torch device (default CUDA if present).
+    executor
+        None (inline for one job / one worker, else local processes), any Executor, or a
+        ``distributed.Client``.
+    workers
+        Local process count when ``executor`` is None (default: CPU count).
+    progress
+        tqdm bars (maps, splits, batches).
+    map_fn
+        Map function (default: ``ferbench.maps.compute_maps`` / 2D image maps).
+    cache_dir
+        Map cache (default ``out_dir/cache``).
+    stop_after_epoch
+        Stop every split after this many epochs without writing results (to test resuming).
+    save_features
+        Save test embeddings per split.
+    data_dir
+        Recorded in results.json.
+
+    Returns
+    -------
+    pathlib.Path
+        The results folder.
+    """
+    from tqdm.auto import tqdm
+
+    from ferbench.eval.data import MapCache, precompute, record_to_dict
+
+    out = Path(out_dir)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (out / "folds").mkdir(exist_ok=True)
+    model_options = dict(model_options or {})
+    probe = build_model(model, ps.n_classes, size, model_options)
+    size = int(probe.input_size)
+    inputs = [list(t) for t in probe.inputs]
+    init_note, paper = getattr(probe, "init_note", ""), getattr(probe, "paper", "")
+    del probe
+    records = [record_to_dict(r) for r in ps.records]
+    cache_dir = Path(cache_dir) if cache_dir is not None else out / "cache"
+
+    settings = {"results_version": RESULTS_VERSION, "model": _model_id(model), "model_options": model_options,
+                "size": size, "inputs": inputs, "protocol": ps.protocol, "modality": ps.modality,
+                "classes": list(ps.classes), "config": config.to_dict(), "map_fn": _fn_name(map_fn),
+                "n_records": len(records), "splits": [[s.round, s.fold, len(s.train), len(s.test)] for s in ps.splits],
+                "protocol_meta": ps.meta}
+    settings = json.loads(json.dumps(settings))
+    run_file = out / "run.json"
+    if run_file.is_file():
+        old = json.loads(run_file.read_text(encoding="utf-8"))
+        diff = sorted(k for k in settings if old.get(k) != settings[k])
+        if diff:
+            raise DatasetError(f"{out}: holds a different run (differs in {', '.join(diff)}); "
+                               f"use another results folder")
+    _write_json(run_file, settings)
+    _write_json(out / "splits.json", ps.to_json())
+
+    t0 = time.perf_counter()
+    cache = MapCache(cache_dir, tuple(map(tuple, inputs)), size, ps.modality, map_fn)
+    ex = _as_executor(executor)
+    n_maps = precompute(records, cache, workers=0 if (ex is None and workers in (0, 1)) else workers,
+                        executor=ex, progress=progress)
+    maps_seconds = time.perf_counter() - t0
+
+    jobs = []
+    for s in ps.splits:
+        fold_file = out / "folds" / f"{s.name}.json"
+        if fold_file.is_file():
+            continue
+        jobs.append({"model": model, "model_options": model_options, "n_classes": ps.n_classes, "size": size,
+                     "inputs": inputs, "modality": ps.modality, "map_fn": map_fn, "cache_dir": str(cache_dir),
+                     "records": records, "labels": ps.labels.tolist(), "train": s.train.tolist(),
+                     "test": s.test.tolist(), "round": s.round, "fold": s.fold,
+                     "config": dict(config.to_dict(), seed=_fold_seed(config.seed, s.round, s.fold)),
+                     "checkpoint": str(out / "checkpoints" / f"{s.name}.pt"), "device": device,
+                     "stop_after_epoch": stop_after_epoch,
+                     "features_path": str(out / f"features_{s.name}.npy") if save_features else None})
+    n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    inline = ex is None and (n_workers <= 1 or len(jobs) <= 1)
+    for j in jobs:
+        j["progress"] = progress and inline
+        if ex is None and not inline:
+            j["threads"] = max(1, (os.cpu_count() or 1) // min(n_workers, len(jobs)))
+    interrupted = 0
+
+    def done(res: dict[str, Any]) -> None:
+        nonlocal interrupted
+        if not res["complete"]:
+            interrupted += 1
+            return
+        _write_json(out / "folds" / f"r{res['round']:02d}_f{res['fold']:02d}.json", res)
+
+    bar = tqdm(total=len(jobs), desc=f"{ps.protocol} splits", unit="split", disable=not progress or len(jobs) < 2)
+    try:
+        if inline:
+            for j in jobs:
+                done(run_fold(j))
+                bar.update(1)
+        else:
+            own = ex is None
+            if own:
+                import multiprocessing as mp
+
+                ex = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp.get_context("spawn"))
+            try:
+                for fut in as_completed([ex.submit(run_fold, j) for j in jobs]):
+                    done(fut.result())
+                    bar.update(1)
+            finally:
+                if own:
+                    ex.shutdown()
+    finally:
+        bar.close()
+    aggregate(out, ps, settings, init_note=init_note, paper=paper, data_dir=data_dir,
+              extra_timings={"maps_seconds": maps_seconds, "maps_computed": n_maps})
+    return out
+
+
+def _fn_name(fn: Callable | None) -> str | None:
+    return None if fn is None else f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
+# --------------------------------------------------------------------------- aggregation
+def _fmt(v: float | None, synthetic: bool) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    return f"{100 * v:.2f} %" + (" (synthetic)" if synthetic else "")
+
+
+def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", paper: str = "",
+              data_dir: str | None = None, extra_timings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Combine ``folds/*.json`` into results.json and predictions.csv (also for a partial run)."""
+    from ferbench.eval.metrics import confusion_matrix, mean_row_normalised, per_class_accuracy
+
+    out = Path(out)
+    k = ps.n_classes
+    groups = ps.groups()
+    synthetic_flags = [bool(r.synthetic) for r in ps.records]
+    synthetic = any(synthetic_flags)
+    label = "synthetic" if synthetic else "real"
+    fold_rows, cms, all_t, all_p = [], [], [], []
+    pred_rows = []
+    timings = {"train_seconds": 0.0, "predict_seconds": 0.0, "train_images": 0, "predict_images": 0}
+    for s in ps.splits:
+        f = out / "folds" / f"{s.name}.json"
+        if not f.is_file():
+            continue
+        res = json.loads(f.read_text(encoding="utf-8"))
+        te = np.asarray(res["test"], dtype=np.int64)
+        y = ps.labels[te]
+        p = np.asarray(res["pred"], dtype=np.int64)
+        probs = np.asarray(res["probabilities"], dtype=np.float64)
+        cm = confusion_matrix(y, p, k)
+        cms.append(cm)
+        all_t.append(y)
+        all_p.append(p)
+        acc = float(np.mean(y == p)) if len(y) else float("nan")
+        fold_rows.append({"round": s.round, "fold": s.fold, "n_train": len(res["train"]), "n_test": int(len(te)),
+                          "test_subjects": sorted({groups[i] for i in te}), "accuracy": acc,
+                          "accuracy_text": _fmt(acc, synthetic), "epochs": res["epochs_done"],
+                          "final_train_loss": res["losses"][-1] if res["losses"] else None,
+                          "train_seconds": res["train_seconds"], "predict_seconds": res.get("predict_seconds")})
+        for key in ("train_seconds", "predict_seconds", "train_images", "predict_images"):
+            timings[key] += res.get(key) or 0
+        for i, yt, yp, pr in zip(te, y, p, probs):
+            r = ps.records[i]
+            pred_rows.append([s.round, s.fold, r.path, r.subject, r.dataset, int(yt), int(yp),
+                              *[f"{v:.6f}" for v in pr], int(r.synthetic)])
+    n_done = len(fold_rows)
+    accs = np.array([f["accuracy"] for f in fold_rows], dtype=np.float64)
+    t = np.concatenate(all_t) if all_t else np.zeros(0, np.int64)
+    pp = np.concatenate(all_p) if all_p else np.zeros(0, np.int64)
+    cm_total = confusion_matrix(t, pp, k)
+    pca = per_class_accuracy(cm_total)
+    rounds = sorted({f["round"] for f in fold_rows})
+    round_means = [float(np.mean([f["accuracy"] for f in fold_rows if f["round"] == r])) for r in rounds]
+    mean_acc = float(accs.mean()) if n_done else None
+    pooled = float(np.mean(t == pp)) if t.size else None
+    timings["train_images_per_s"] = timings["train_images"] / timings["train_seconds"] if timings["train_seconds"] else None
+    timings["predict_images_per_s"] = (timings["predict_images"] / timings["predict_seconds"]
+                                       if timings["predict_seconds"] else None)
+    timings.update(extra_timings or {})
+    results = {
+        "results_version": RESULTS_VERSION,
+        "label": label,
+        "synthetic": synthetic,
+        "synthetic_note": ("all numbers below were computed on SYNTHETIC data; they say nothing about real faces"
+                           if synthetic else "real data"),
+        "model": settings["model"], "model_options": settings["model_options"], "paper": paper,
+        "init_note": init_note, "size": settings["size"], "inputs": settings["inputs"],
+        "protocol": ps.protocol, "protocol_meta": ps.meta, "leaky": bool(ps.meta.get("leaky", False)),
+        "data_dir": data_dir, "seed": settings["config"]["seed"], "train_config": settings["config"],
+        "classes": list(ps.classes), "n_splits": len(ps.splits), "n_splits_done": n_done,
+        "complete": n_done == len(ps.splits),
+        "folds": fold_rows,
+        "accuracy_mean": mean_acc, "accuracy_std": float(accs.std()) if n_done else None,
+        "accuracy_pooled": pooled, "round_means": round_means,
+        "accuracy_round_std": float(np.std(round_means)) if round_means else None,
+        "accuracy_text": f"{_fmt(mean_acc, synthetic)} mean over {n_done} split(s)",
+        "chance": 1.0 / k,
+        "per_class_accuracy": {c: (None if np.isnan(v) else float(v)) for c, v in zip(ps.classes, pca)},
+        "per_class_accuracy_text": {c: _fmt(None if np.isnan(v) else float(v), synthetic)
+                                    for c, v in zip(ps.classes, pca)},
+        "confusion": cm_total.tolist(),
+        "confusion_row_normalised_mean": mean_row_normalised(cms).tolist() if cms else None,
+        "timings": timings,
+    }
+    _write_json(out / "results.json", results)
+    with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["round", "fold", "path", "subject", "dataset", "y_true", "y_pred",
+                    *[f"p_{c}" for c in ps.classes], "synthetic"])
+        w.writerows(pred_rows)
+    return results

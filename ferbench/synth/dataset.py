@@ -1,0 +1,365 @@
+"""Write synthetic BU-3DFE- and Bosphorus-layout datasets with a manifest.
+
+Layout under ``out_dir``::
+
+    BU3DFE/F0001/F0001_AN01WH_F3D.wrl  (+ .bmp texture, .bnd 83 landmarks, F0001_AN01WH_F2D.bmp render)
+    Bosphorus/bs000/bs000_E_HAPPY_0.bnt (+ .png render, .lm3 22 landmarks, .lm2 in PNG pixels)
+    manifest.csv
+    SYNTHETIC_DATA.txt
+
+BU-3DFE: subjects F0001.. and M0001.. (about 56:44), 6 expressions x 4 levels + neutral =
+25 scans each. The per-subject texture does not depend on the expression, so it is written
+once and hard-linked (or copied) to every scan's ``.bmp``. Bosphorus: subjects bs000..,
+*different identities* from the BU-3DFE ones (independent seed streams), 6 emotions at
+level 4 + neutral = 7 scans each; the ``.bnt`` is the z-buffer range image of the posed scan
+on the PNG's pixel grid (x, y = pixel centres in mm, z = depth, u/v = pixel centre in the PNG
+with v = 0 at the bottom); ``.lm3``/``.lm2`` omit landmarks whose vertex a hole or the crop
+removed (as Bosphorus omits occluded ones).
+
+Every file is a deterministic function of (seed, layout, subject index): same seed ->
+byte-identical files, whatever the number of worker processes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ferbench.errors import DatasetError
+from ferbench.labels import EXPRESSIONS, NEUTRAL
+
+__all__ = ["generate_dataset", "GeneratedDataset", "MANIFEST_FIELDS", "bu3dfe_subject_ids",
+           "bosphorus_subject_ids", "SCANS_PER_SUBJECT"]
+
+SCANS_PER_SUBJECT = {"bu3dfe": 25, "bosphorus": 7}
+_LAYOUT_CODE = {"bu3dfe": 1, "bosphorus": 2}
+_LAYOUT_DIR = {"bu3dfe": "BU3DFE", "bosphorus": "Bosphorus"}
+VIEW_HALF_WIDTH_MM = 95.0
+"""Half side of the square window (around the neutral nose tip) of F2D/PNG renders and .bnt grids."""
+
+MANIFEST_FIELDS = (
+    "path", "dataset", "subject", "expression", "intensity", "source", "seed", "model", "model_sha256",
+    "level", "sex", "race", "weights", "gain", "yaw", "pitch", "roll", "tx", "ty", "tz", "noise_sd", "n_holes",
+    "crop_radius", "n_vertices", "n_faces", "skin_tone", "asymmetry", "alpha",
+)
+"""Manifest columns. ``intensity`` is empty for Bosphorus (the dataset has no levels; ``level``
+holds the generated one); ``weights`` are the six blendshape weights in EXPRESSIONS order;
+``alpha`` the identity coefficients (in standard deviations); ``sex``/``race`` are dummy."""
+
+
+@dataclass
+class GeneratedDataset:
+    """What :func:`generate_dataset` wrote."""
+
+    root: Path
+    manifest: Path
+    rows: list[dict] = field(default_factory=list)
+    model: str = ""
+    model_sha256: str = ""
+    seed: int = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.manifest)
+
+
+def bu3dfe_subject_ids(n: int) -> list[str]:
+    """F0001.. then M0001..: round(0.56 n) female ids (the BU-3DFE 56:44 split), the rest male."""
+    nf = int(round(0.56 * n))
+    return [f"F{i:04d}" for i in range(1, nf + 1)] + [f"M{i:04d}" for i in range(1, n - nf + 1)]
+
+
+def bosphorus_subject_ids(n: int) -> list[str]:
+    return [f"bs{i:03d}" for i in range(n)]
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
+
+
+def _f(x: float, nd: int = 4) -> str:
+    return f"{float(x):.{nd}f}"
+
+
+def _row(rel: str, dataset: str, scan, subject, seed: int, model, level: int) -> dict:
+    x = scan.meta.extra
+    e = scan.meta.expression
+    gain = subject.gains[EXPRESSIONS.index(e)] if e != NEUTRAL else 0.0
+    t = x["translation"]
+    return {
+        "path": rel, "dataset": dataset, "subject": subject.subject, "expression": e,
+        "intensity": str(level) if dataset == "bu3dfe" else "", "source": model.source_label, "seed": str(seed),
+        "model": model.name, "model_sha256": model.sha256, "level": str(level), "sex": subject.sex,
+        "race": subject.race, "weights": " ".join(_f(w) for w in x["weights"]), "gain": _f(gain),
+        "yaw": _f(x["yaw"], 3), "pitch": _f(x["pitch"], 3), "roll": _f(x["roll"], 3),
+        "tx": _f(t[0], 3), "ty": _f(t[1], 3), "tz": _f(t[2], 3), "noise_sd": _f(x["noise_sd"]),
+        "n_holes": str(x["n_holes"]), "crop_radius": _f(x["crop_radius"], 2), "n_vertices": str(scan.n_vertices),
+        "n_faces": str(scan.n_faces), "skin_tone": str(subject.skin_index), "asymmetry": _f(subject.asymmetry),
+        "alpha": " ".join(_f(a, 3) for a in subject.alpha),
+    }
+
+
+def _window(scan) -> tuple[tuple[float, float], tuple[float, float]]:
+    c = scan.meta.extra["nose_tip_neutral"]
+    h = VIEW_HALF_WIDTH_MM
+    return (c[0] - h, c[0] + h), (c[1] - h + 5.0, c[1] + h + 5.0)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if os.path.lexists(dst):
+        os.remove(dst)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _subject_job(*args) -> list[dict]:
+    """Generate and write all scans of one subject (runs in a worker process).
+
+    BLAS is limited to one thread: the model's mat-vec products are tiny, and threaded BLAS
+    only spins against the other workers (measured 5x slower per scan on a busy 2-core box).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return _subject_job_inner(*args)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _subject_job_inner(*args)
+
+
+def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, model_dir: str | None, out_dir: str,
+                       texture_size: int, image_size: int) -> list[dict]:
+    from ferbench.io.bosphorus import BOSPHORUS_LANDMARK_NAMES, bosphorus_stem, write_bnt, write_lm2, write_lm3
+    from ferbench.io.bu3dfe import bu3dfe_filename, write_bnd, write_wrl
+    from ferbench.io.images import write_image
+    from ferbench.synth.generator import sample_subject, subject_texture, synthesize_scan
+    from ferbench.synth.model import load_face_model, procedural_model
+    from ferbench.synth.texture import render_textured
+
+    model = load_face_model(model_dir, allow_fallback=False) if model_dir else procedural_model()
+    code = _LAYOUT_CODE[layout]
+    subject = sample_subject(model, subject_id, _rng(seed, code, index, 0))
+    texture = subject_texture(model, subject, texture_size)
+    folder = os.path.join(out_dir, _LAYOUT_DIR[layout], subject_id)
+    os.makedirs(folder, exist_ok=True)
+    rows = []
+    if layout == "bu3dfe":
+        plan = [(NEUTRAL, 0)] + [(e, lv) for e in EXPRESSIONS for lv in range(1, 5)]
+    else:
+        plan = [(NEUTRAL, 0)] + [(e, 4) for e in EXPRESSIONS]
+    tex_file = None
+    for expression, level in plan:
+        e_idx = EXPRESSIONS.index(expression) + 1 if expression != NEUTRAL else 0
+        rng = _rng(seed, code, index, 1 + e_idx, level)
+        scan = synthesize_scan(model, subject, expression, level, rng, texture=texture,
+                               landmark_set="bu3dfe" if layout == "bu3dfe" else "bosphorus")
+        xlim, ylim = _window(scan)
+        image, raster = render_textured(scan.vertices, scan.faces, scan.texcoords, texture, image_size, image_size,
+                                        xlim, ylim, light_dir=scan.meta.extra["light_dir"])
+        missing = scan.meta.extra["landmark_missing"]
+        if layout == "bu3dfe":
+            stem = bu3dfe_filename(subject_id, expression, level, race=subject.race, kind="F3D", ext="")
+            wrl = os.path.join(folder, stem + ".wrl")
+            write_wrl(scan, wrl, write_texture=False)
+            bmp = os.path.join(folder, stem + ".bmp")
+            if tex_file is None:
+                write_image(bmp, texture)
+                tex_file = bmp
+            else:
+                _link_or_copy(tex_file, bmp)
+            write_bnd(os.path.join(folder, stem + ".bnd"), scan.landmarks, scan.meta.extra["landmark_vertex_ids"])
+            f2d = bu3dfe_filename(subject_id, expression, level, race=subject.race, kind="F2D", ext="bmp")
+            write_image(os.path.join(folder, f2d), image)
+            rel = f"{_LAYOUT_DIR[layout]}/{subject_id}/{stem}.wrl"
+        else:
+            stem = bosphorus_stem(subject_id, expression)
+            grid = raster.xyz()
+            h, w = grid.shape[:2]
+            uv = np.empty((h, w, 2))
+            uv[..., 0] = ((np.arange(w) + 0.5) / w)[None, :]
+            uv[..., 1] = (1.0 - (np.arange(h) + 0.5) / h)[:, None]
+            write_bnt(os.path.join(folder, stem + ".bnt"), grid, uv, stem + ".png")
+            write_image(os.path.join(folder, stem + ".png"), image)
+            lm = scan.landmarks.copy()
+            lm[missing] = np.nan
+            write_lm3(os.path.join(folder, stem + ".lm3"), lm, BOSPHORUS_LANDMARK_NAMES)
+            dx, dy = (xlim[1] - xlim[0]) / w, (ylim[1] - ylim[0]) / h
+            px = np.column_stack([(lm[:, 0] - xlim[0]) / dx - 0.5, (ylim[1] - lm[:, 1]) / dy - 0.5])
+            write_lm2(os.path.join(folder, stem + ".lm2"), px, BOSPHORUS_LANDMARK_NAMES)
+            rel = f"{_LAYOUT_DIR[layout]}/{subject_id}/{stem}.bnt"
+        rows.append(_row(rel, layout, scan, subject, seed, model, level))
+    return rows
+
+
+def _job_star(args):
+    return _subject_job(*args)
+
+
+_NOTE = """SYNTHETIC DATA - generated by ferbench.synth, not recorded from people
+=====================================================================
+
+Every scan, texture, image and landmark file in this folder is SYNTHETIC.
+Face model: {model} (sha256 {sha}).
+Seed: {seed}. Subjects per layout: {n}. Layouts: {layouts}. Scans: {n_scans}.
+Source column in manifest.csv: {source}.
+
+How the data were made
+- Shapes: {shape_text}
+- Expressions: the model's six basic-emotion blendshapes (anger, disgust, fear, happiness,
+  sadness, surprise) at weight level/4 x a per-subject gain U(0.8, 1.2), levels 1-4 (neutral = 0),
+  plus leakage |N(0, 0.05)| from the other blendshapes.
+- Nuisance: pose jitter (yaw +-10, pitch +-5, roll +-3 degrees, +-5 mm), 0.1-0.3 mm noise along the
+  normals, hole blobs, a circular crop of 82-88 mm around the nose tip.
+- Textures are PROCEDURAL (painted skin tone, brows, lips, eyes; baked light); not photo-realistic.
+- Landmarks: BU-3DFE-83 and Bosphorus-22 are APPROXIMATE, derived from the model's iBUG-68 vertices.
+- Subject ids, the gender letter (F/M) and the race code in BU-3DFE file names are DUMMY
+  metadata: the face model has no gender or ethnicity control. Bosphorus-layout subjects are
+  different identities from the BU-3DFE-layout ones.
+
+What may be claimed (specs/data_sources.md section 8)
+- ferbench's loaders, preprocessing, maps, training loops and evaluation protocols run end to end,
+  offline, on labelled textured 2D + 3D face-expression data in the BU-3DFE and Bosphorus file formats.
+- {claim_model}
+- Any number computed on these files must be labelled "synthetic sanity check".
+
+What must NOT be claimed
+- anything about accuracy on BU-3DFE, Bosphorus, CK+, JAFFE or Oulu-CASIA;
+- that accuracy on this synthetic data predicts accuracy on real data;
+- that the synthetic anger, disgust or sadness look like real ones in 2D;
+- that the identity distribution matches BU-3DFE's demographics (56 F / 44 M, six ethnic groups);
+- that the texture is photo-realistic.
+"""
+
+
+def _write_note(root: Path, model, seed: int, n: int, layouts, n_scans: int) -> None:
+    if model.name == "surrey-sfm3448":
+        shape_text = ("identities sampled from the Surrey Face Model 3448 (a real 3D morphable model built\n"
+                      "  from 3D face scans; Huber et al., VISAPP 2016; non-commercial licence), alpha ~ N(0, I)\n"
+                      "  truncated at 3 over its 63 modes.")
+        claim = ("Shapes are sampled from a real 3D morphable model (Surrey Face Model); expressions come from\n"
+                 "  its six basic-emotion blendshapes at four graded intensities.")
+    else:
+        shape_text = ("a PROCEDURAL face (hand-made smooth surface and deformation fields; the Surrey Face\n"
+                      "  Model was not available), alpha ~ N(0, I) truncated at 3 over its modes.")
+        claim = ("Shapes and expressions come from a hand-made procedural face, NOT from a model built from\n"
+                 "  real scans: use only for software tests.")
+    text = _NOTE.format(model=model.name, sha=model.sha256, seed=seed, n=n, layouts=", ".join(layouts),
+                        n_scans=n_scans, source=model.source_label, shape_text=shape_text, claim_model=claim)
+    (root / "SYNTHETIC_DATA.txt").write_text(text, encoding="utf-8", newline="\n")
+
+
+def _prepare_out(root: Path, overwrite: bool) -> None:
+    if root.exists() and not root.is_dir():
+        raise DatasetError(f"{root}: exists and is not a folder")
+    if root.is_dir() and any(root.iterdir()):
+        if not overwrite:
+            raise DatasetError(f"{root}: folder is not empty (pass overwrite=True to replace a synthetic dataset)")
+        if not (root / "SYNTHETIC_DATA.txt").is_file():
+            raise DatasetError(f"{root}: not empty and not a ferbench synthetic dataset; refusing to overwrite")
+        for d in _LAYOUT_DIR.values():
+            if (root / d).is_dir():
+                shutil.rmtree(root / d)
+        for f in ("manifest.csv", "SYNTHETIC_DATA.txt"):
+            if (root / f).exists():
+                (root / f).unlink()
+    root.mkdir(parents=True, exist_ok=True)
+
+
+def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: int = 0,
+                     layouts=("bu3dfe", "bosphorus"), model_dir: str | os.PathLike | None = None,
+                     texture_size: int = 256, image_size: int = 256, workers: int | None = None,
+                     progress: bool = True, *, allow_fallback: bool = True,
+                     overwrite: bool = False) -> GeneratedDataset:
+    """Generate a synthetic BU-3DFE / Bosphorus-layout dataset (see module docstring).
+
+    Parameters
+    ----------
+    out_dir
+        Output folder (created; must be empty unless ``overwrite`` and it holds a previous
+        synthetic dataset).
+    n_subjects
+        Subjects per layout (BU-3DFE: 25 scans each; Bosphorus: 7).
+    seed
+        Master seed; per-subject streams are derived from (seed, layout, subject index).
+    layouts
+        Any of ``"bu3dfe"``, ``"bosphorus"``.
+    model_dir
+        Surrey Face Model folder; None searches (see :func:`~ferbench.synth.find_face_model_dir`).
+    texture_size
+        Side of the UV-atlas ``.bmp`` textures.
+    image_size
+        Side of the F2D / PNG renders and of the ``.bnt`` range grid.
+    workers
+        Worker processes over subjects; None = one per CPU, 0 or 1 = in this process.
+    progress
+        Show a tqdm progress bar.
+    allow_fallback
+        Use the procedural face when no model is found (recorded in the manifest).
+    overwrite
+        Replace a previous synthetic dataset in ``out_dir``.
+
+    Returns
+    -------
+    GeneratedDataset
+        Root, manifest path, manifest rows, model name and sha256.
+    """
+    from ferbench.synth.model import load_face_model
+
+    layouts = tuple(str(layout).lower() for layout in ([layouts] if isinstance(layouts, str) else layouts))
+    bad = [layout for layout in layouts if layout not in _LAYOUT_CODE]
+    if bad or not layouts:
+        raise ValueError(f"unknown layouts {bad}; expected some of {tuple(_LAYOUT_CODE)}")
+    if isinstance(n_subjects, bool) or not isinstance(n_subjects, (int, np.integer)) or not 1 <= n_subjects <= 999:
+        raise ValueError(f"n_subjects must be an integer in [1, 999], got {n_subjects!r}")
+    for name, v in (("texture_size", texture_size), ("image_size", image_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 16 <= v <= 4096:
+            raise ValueError(f"{name} must be an integer in [16, 4096], got {v!r}")
+    seed = int(seed)
+    model = load_face_model(model_dir, allow_fallback=allow_fallback)
+    src = model.source_dir  # workers reload exactly this model (None = procedural)
+    root = Path(out_dir)
+    _prepare_out(root, overwrite)
+
+    jobs = []
+    for layout in layouts:
+        ids = bu3dfe_subject_ids(n_subjects) if layout == "bu3dfe" else bosphorus_subject_ids(n_subjects)
+        jobs += [(layout, i, sid, seed, src, str(root), int(texture_size), int(image_size))
+                 for i, sid in enumerate(ids)]
+    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    n_workers = max(1, min(n_workers, len(jobs)))
+
+    from tqdm.auto import tqdm
+
+    results: dict[int, list[dict]] = {}
+    with tqdm(total=len(jobs), disable=not progress, desc="synthetic subjects", unit="subject") as bar:
+        if n_workers == 1:
+            for k, job in enumerate(jobs):
+                results[k] = _subject_job(*job)
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                futures = {pool.submit(_job_star, job): k for k, job in enumerate(jobs)}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update(1)
+
+    rows = [r for k in range(len(jobs)) for r in results[k]]
+    rows.sort(key=lambda r: r["path"])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    manifest = root / "manifest.csv"
+    manifest.write_text(buf.getvalue(), encoding="utf-8", newline="")
+    _write_note(root, model, seed, n_subjects, layouts, len(rows))
+    return GeneratedDataset(root=root, manifest=manifest, rows=rows, model=model.name, model_sha256=model.sha256,
+                            seed=seed)

@@ -1,0 +1,214 @@
+"""Shared helpers of the display objects: provenance labels, class order, results folders."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ferbench.errors import FerbenchError
+from ferbench.labels import ALL_EXPRESSIONS, EXPRESSIONS, SHORT_NAMES
+
+PAPER_NAMES: dict[str, str] = {
+    "dfcnn": "DF-CNN (Li et al. 2017)",
+    "gemax_fa": "GEMax-FA (Jiao et al. 2020)",
+    "attention_transformer": "CNN-attention-transformer (Raimondo et al.)",
+    "cmcnn": "CM-CNN (Ni et al. 2022)",
+    "mffcnn": "MFF-CNN (Zou et al. 2021)",
+}
+
+#: A fixed colour per expression (tab10 entries), so every figure colours a class the same way.
+CLASS_COLORS: dict[str, str] = {
+    "anger": "#d62728", "disgust": "#2ca02c", "fear": "#9467bd", "happiness": "#ff7f0e",
+    "sadness": "#1f77b4", "surprise": "#17becf", "neutral": "#7f7f7f",
+}
+
+
+class VizError(FerbenchError, ValueError):
+    """A display was given inconsistent data (shapes, class labels, missing results)."""
+
+
+def paper_source(paper: str, table: str | None = None, variant: str | None = None) -> str:
+    """Plain label of a paper's number, e.g. ``"paper: DF-CNN (Li et al. 2017), Table V"``."""
+    name = PAPER_NAMES.get(paper, paper)
+    if table is None:
+        return f"paper: {name}"
+    t = str(table)
+    low = t.lower()
+    if low.startswith("fig") and not low.startswith("fig."):
+        t = "Fig. " + t[3:].lstrip("ure").lstrip(" .")   # "fig12a" -> "Fig. 12a"
+    elif not low.startswith(("table", "tab", "fig")):
+        t = f"Table {t}"
+    return f"paper: {name}, {t}" + (f" ({variant})" if variant else "")
+
+
+def run_source(synthetic: bool | None, detail: str | None = None) -> str:
+    """Plain label of ferbench's own number: ``"ferbench, synthetic data"`` / ``"ferbench, real data"``."""
+    data = {True: "synthetic data", False: "real data", None: "data of unknown origin"}[
+        None if synthetic is None else bool(synthetic)]
+    return f"ferbench, {data}" + (f" ({detail})" if detail else "")
+
+
+def short_labels(labels: Sequence[str]) -> list[str]:
+    """Two-letter axis labels (AN, DI, ...) for expression names; other names unchanged."""
+    return [SHORT_NAMES.get(str(lb), str(lb)) for lb in labels]
+
+
+def class_color(label: str, i: int = 0) -> str:
+    """The fixed colour of an expression (or a tab10 colour by index for other labels)."""
+    if label in CLASS_COLORS:
+        return CLASS_COLORS[label]
+    import matplotlib
+
+    return matplotlib.colormaps["tab10"](i % 10)
+
+
+def canonical_order(labels: Sequence[Any]) -> list[str]:
+    """Class names of ``labels`` sorted into ferbench order (the six expressions, then neutral)."""
+    names = {canonical_label(lb, ALL_EXPRESSIONS) for lb in labels}
+    return [c for c in ALL_EXPRESSIONS if c in names]
+
+
+def canonical_label(label: Any, classes: Sequence[str] = EXPRESSIONS) -> str:
+    """Map an int index, a name or a BU-3DFE code to a class name of ``classes``."""
+    from ferbench.labels import BU3DFE_CODES
+
+    if isinstance(label, (int, np.integer)):
+        if not 0 <= int(label) < len(classes):
+            raise VizError(f"class index {int(label)} outside 0..{len(classes) - 1}")
+        return classes[int(label)]
+    s = str(label)
+    s = BU3DFE_CODES.get(s.upper(), s.lower())
+    if s == "happy":
+        s = "happiness"
+    if s not in classes:
+        raise VizError(f"unknown class label {label!r}; expected one of {', '.join(classes)}")
+    return s
+
+
+def reorder_matrix(m: np.ndarray, labels: Sequence[Any], order: Sequence[str]) -> np.ndarray:
+    """Permute rows and columns of a square matrix from ``labels`` order into ``order``."""
+    names = [canonical_label(lb, ALL_EXPRESSIONS if isinstance(lb, str) else order) for lb in labels]
+    if sorted(names) != sorted(order) or len(set(names)) != len(names):
+        raise VizError(f"matrix classes {names} do not match {list(order)}")
+    idx = [names.index(c) for c in order]
+    return np.asarray(m, dtype=np.float64)[np.ix_(idx, idx)]
+
+
+def row_normalise(counts: np.ndarray) -> np.ndarray:
+    """Rows scaled to sum to 100 (%); an empty row stays NaN (no samples of that class)."""
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise VizError(f"confusion matrix must be square, got shape {c.shape}")
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise VizError("confusion matrix has negative or non-finite entries")
+    s = c.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(s > 0, 100.0 * c / np.where(s > 0, s, 1.0), np.nan)
+
+
+def load_results(results_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read ``results.json`` of a ferbench run folder (or the file itself).
+
+    Raises
+    ------
+    VizError
+        Missing or unreadable file, naming the path.
+    """
+    p = Path(results_dir)
+    f = p / "results.json" if p.is_dir() else p
+    try:
+        with open(f, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise VizError(f"{f}: no results.json (run `ferbench` evaluation first)") from None
+    except (OSError, ValueError) as e:
+        raise VizError(f"{f}: unreadable results file ({type(e).__name__}: {e})") from None
+    if not isinstance(data, dict):
+        raise VizError(f"{f}: results.json must hold an object")
+    data.setdefault("_path", str(f))
+    return data
+
+
+def results_confusion(res: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+    """Confusion-matrix counts and class names from a results dict (ferbench class order by default)."""
+    cm = res.get("confusion_matrix", res.get("confusion"))
+    if isinstance(cm, dict):  # {"counts": [[...]], "labels": [...]}
+        labels = cm.get("labels") or cm.get("classes") or list(EXPRESSIONS)
+        cm = cm.get("counts", cm.get("matrix"))
+    else:
+        labels = res.get("classes") or res.get("labels") or list(EXPRESSIONS)
+    if cm is None:
+        raise VizError(f"{res.get('_path', 'results')}: no confusion_matrix entry")
+    arr = np.asarray(cm, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] != len(labels):
+        raise VizError(f"{res.get('_path', 'results')}: confusion_matrix shape {arr.shape} "
+                       f"does not match {len(labels)} classes")
+    return arr, [str(x) for x in labels]
+
+
+def results_synthetic(res: dict[str, Any]) -> bool | None:
+    """The run's synthetic flag (``synthetic`` key, or ``data``/``dataset`` naming synthetic data)."""
+    if "synthetic" in res:
+        return bool(res["synthetic"])
+    for k in ("data", "dataset"):
+        v = res.get(k)
+        if isinstance(v, str):
+            return "synth" in v.lower()
+        if isinstance(v, dict) and "synthetic" in v:
+            return bool(v["synthetic"])
+    return None
+
+
+def results_detail(res: dict[str, Any]) -> str | None:
+    """``"model, protocol"`` of a results dict, for labels."""
+    parts = [str(res[k]) for k in ("model", "protocol") if res.get(k)]
+    return ", ".join(parts) or None
+
+
+def paper_confusion(paper: str, table: str, variant: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """``ferbench.papers.confusion_matrix`` with a clear error when the papers module is absent."""
+    try:
+        from ferbench.papers import confusion_matrix
+    except ImportError as e:
+        raise VizError(f"paper numbers unavailable (ferbench.papers: {e})") from None
+    out = confusion_matrix(paper, table, variant) if variant is not None else confusion_matrix(paper, table)
+    if isinstance(out, tuple):
+        m, labels = out
+    else:
+        m, labels = out, list(EXPRESSIONS)
+    return np.asarray(m, dtype=np.float64), [str(x) for x in labels]
+
+
+def paper_per_class(paper: str, table: str, row: str | None = None) -> dict[str, float]:
+    """``ferbench.papers.per_class_accuracy`` as ``{expression: %}``."""
+    try:
+        from ferbench.papers import per_class_accuracy
+    except ImportError as e:
+        raise VizError(f"paper numbers unavailable (ferbench.papers: {e})") from None
+    out = per_class_accuracy(paper, table, row) if row is not None else per_class_accuracy(paper, table)
+    return as_class_dict(out)
+
+
+def as_class_dict(values: Any, classes: Sequence[str] = EXPRESSIONS) -> dict[str, float]:
+    """Per-class values given as a dict (names/codes/indices as keys), a sequence in ``classes`` order,
+    or a pandas-like object with ``to_dict``."""
+    if values is None:
+        return {}
+    if hasattr(values, "to_dict") and not isinstance(values, dict):
+        values = values.to_dict()
+    if isinstance(values, dict):
+        out = {}
+        for k, v in values.items():
+            try:
+                name = canonical_label(k, classes)
+            except VizError:
+                continue  # e.g. "mean"/"average" entries
+            out[name] = float("nan") if v is None else float(v)
+        return out
+    arr = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64).reshape(-1)
+    if arr.size != len(classes):
+        raise VizError(f"got {arr.size} per-class values for {len(classes)} classes")
+    return dict(zip(classes, arr.tolist()))

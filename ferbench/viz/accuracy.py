@@ -1,0 +1,169 @@
+"""Per-expression accuracy: the paper's number (with its table) next to ferbench's (synthetic or real data)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from ferbench.labels import EXPRESSIONS
+from ferbench.viz._common import (VizError, as_class_dict, canonical_order, load_results, paper_per_class, paper_source,
+                                  results_confusion, results_detail, results_synthetic, reorder_matrix, run_source,
+                                  short_labels)
+
+
+class AccuracyTableDisplay:
+    """Per-class accuracy (%) of ferbench and of the paper, with the mean over classes.
+
+    Parameters
+    ----------
+    ours
+        ``{expression: %}`` of ferbench's run.
+    paper
+        ``{expression: %}`` from the paper, or ``None``.
+    labels
+        Row order (ferbench's class order).
+    ours_source, paper_source
+        Provenance labels used as column headers and in the plot's legend.
+
+    Attributes
+    ----------
+    header : list of str
+    figure_, ax_ : set by :meth:`plot`.
+    """
+
+    def __init__(self, ours: dict[str, float], paper: dict[str, float] | None = None,
+                 labels: Sequence[str] = EXPRESSIONS, ours_source: str = "ferbench",
+                 paper_source: str | None = None):
+        self.labels = [str(x) for x in labels]
+        self.ours = {k: float(v) for k, v in ours.items()}
+        self.paper = None if paper is None else {k: float(v) for k, v in paper.items()}
+        self.ours_source = ours_source
+        self.paper_source = paper_source or ("paper" if paper is not None else None)
+        missing = [c for c in self.labels if c not in self.ours]
+        if missing:
+            raise VizError(f"ferbench accuracy missing for {', '.join(missing)}")
+
+    @property
+    def header(self) -> list[str]:
+        h = ["expression"]
+        if self.paper is not None:
+            h.append(f"{self.paper_source} (%)")
+        h.append(f"{self.ours_source} (%)")
+        if self.paper is not None:
+            h.append("difference (pp)")
+        return h
+
+    def rows(self, digits: int = 2) -> list[list[Any]]:
+        """Table rows (one per class, then ``mean``); missing paper cells are ``None``."""
+        out = []
+        ours = [self.ours[c] for c in self.labels]
+        pap = [None if self.paper is None else self.paper.get(c) for c in self.labels]
+        for c, o, p in zip(self.labels, ours, pap):
+            row: list[Any] = [c]
+            if self.paper is not None:
+                row.append(None if p is None else round(p, digits))
+            row.append(round(o, digits))
+            if self.paper is not None:
+                row.append(None if p is None else round(o - p, digits))
+            out.append(row)
+        mean_o = float(np.mean(ours))
+        row = ["mean"]
+        if self.paper is not None:
+            ok = all(p is not None for p in pap)
+            mean_p = float(np.mean(pap)) if ok else None
+            row.append(None if mean_p is None else round(mean_p, digits))
+        row.append(round(mean_o, digits))
+        if self.paper is not None:
+            row.append(None if row[1] is None else round(mean_o - mean_p, digits))
+        out.append(row)
+        return out
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_values(cls, ours, paper=None, *, labels: Sequence[str] = EXPRESSIONS, synthetic: bool | None = None,
+                    ours_source: str | None = None, paper_source: str | None = None) -> "AccuracyTableDisplay":
+        """From per-class values (dicts keyed by name/code/index, or sequences in ``labels`` order)."""
+        return cls(as_class_dict(ours, labels), None if paper is None else as_class_dict(paper, labels), labels,
+                   ours_source or run_source(synthetic), paper_source)
+
+    @classmethod
+    def from_predictions(cls, y_true, y_pred, *, labels: Sequence[str] = EXPRESSIONS, paper_values=None,
+                         paper: str | None = None, table: str | None = None, row: str | None = None,
+                         synthetic: bool | None = None, detail: str | None = None) -> "AccuracyTableDisplay":
+        """Per-class recall (%) of integer predictions; paper values given directly or looked up."""
+        yt = np.asarray(y_true).astype(np.int64).reshape(-1)
+        yp = np.asarray(y_pred).astype(np.int64).reshape(-1)
+        if yt.shape != yp.shape:
+            raise VizError(f"y_true has {yt.size} entries, y_pred {yp.size}")
+        ours = {}
+        for i, c in enumerate(labels):
+            sel = yt == i
+            ours[c] = float(100.0 * (yp[sel] == i).mean()) if sel.any() else float("nan")
+        pv = None if paper_values is None else as_class_dict(paper_values, labels)
+        if pv is None and paper is not None:
+            if table is None:
+                raise VizError("give table= with paper=")
+            pv = paper_per_class(paper, table, row)
+        psrc = paper_source(paper, table, row) if paper is not None else None
+        return cls(ours, pv, labels, run_source(synthetic, detail), psrc)
+
+    @classmethod
+    def from_results(cls, results_dir: str | os.PathLike, paper: str | None = None, table: str | None = None,
+                     row: str | None = None) -> "AccuracyTableDisplay":
+        """From a ferbench results folder (``per_class_accuracy``, else the confusion counts)."""
+        res = load_results(results_dir)
+        try:  # exact recall from the pooled confusion counts
+            counts, labels = results_confusion(res)
+            names = canonical_order(labels)
+            counts = reorder_matrix(counts, labels, names)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ours = dict(zip(names, (100.0 * np.diag(counts) / counts.sum(1)).tolist()))
+        except VizError:
+            pc = res.get("per_class_accuracy")
+            if pc is None:
+                raise
+            names = canonical_order(list(pc))
+            ours = as_class_dict(pc, names)
+            vals = np.array(list(ours.values()), dtype=float)
+            if np.isfinite(vals).any() and np.nanmax(vals) <= 1.0:  # ferbench stores fractions
+                ours = {k: 100.0 * v for k, v in ours.items()}
+        pv = None
+        if paper is None and table is not None:
+            paper = res.get("paper")
+        if paper is not None:
+            if table is None:
+                raise VizError("give table= with paper=")
+            pv = paper_per_class(paper, table, row)
+        return cls(ours, pv, names, run_source(results_synthetic(res), results_detail(res)),
+                   paper_source(paper, table, row) if paper is not None else None)
+
+    # ------------------------------------------------------------------ drawing
+    def plot(self, ax=None, *, width: float = 0.38) -> "AccuracyTableDisplay":
+        """Grouped bars per expression (paper vs ferbench), values printed on the bars."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7.5, 3.6))
+        fig = ax.figure
+        x = np.arange(len(self.labels))
+        ours = np.array([self.ours[c] for c in self.labels])
+        series = []
+        if self.paper is not None:
+            pap = np.array([self.paper.get(c, np.nan) for c in self.labels], dtype=float)
+            series.append((pap, self.paper_source, "#999999", -width / 2))
+            series.append((ours, self.ours_source, "#1f77b4", width / 2))
+        else:
+            series.append((ours, self.ours_source, "#1f77b4", 0.0))
+        self.bars_ = []
+        for vals, label, color, off in series:
+            b = ax.bar(x + off, np.nan_to_num(vals), width, label=label, color=color)
+            ax.bar_label(b, labels=["" if not np.isfinite(v) else f"{v:.1f}" for v in vals], fontsize=7)
+            self.bars_.append(b)
+        ax.set_xticks(x, short_labels(self.labels))
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 110)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title("per-expression accuracy: " + " vs ".join(s[1] for s in series), fontsize=9)
+        self.figure_, self.ax_ = fig, ax
+        return self

@@ -1,0 +1,248 @@
+"""Saliency / CAM / attention overlays per class, and t-SNE scatters coloured by expression."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ferbench.labels import EXPRESSIONS
+from ferbench.viz._common import VizError, class_color, run_source
+
+
+def _to_float_images(images) -> np.ndarray:
+    a = np.asarray(images)
+    f = a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else a.astype(np.float64)
+    if f.ndim == 3:
+        f = np.repeat(f[..., None], 3, axis=-1)
+    if f.ndim != 4 or f.shape[-1] != 3:
+        raise VizError(f"images must be (N, H, W, 3) or (N, H, W), got shape {a.shape}")
+    return np.clip(np.nan_to_num(f), 0.0, 1.0)
+
+
+def display_images(model, x) -> np.ndarray:
+    """``(N, H, W, 3)`` images in [0, 1] to draw explanations on: the texture channels when the model has a
+    3-channel ``texture`` input, else its first channel in gray; each image min-max scaled."""
+    arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    if arr.ndim != 4:
+        raise VizError(f"x must be (N, C, H, W), got shape {arr.shape}")
+    start, sl = 0, slice(0, 1)
+    for name, ch in getattr(model, "inputs", ()):
+        if name == "texture" and ch == 3:
+            sl = slice(start, start + 3)
+            break
+        start += ch
+    img = arr[:, sl].transpose(0, 2, 3, 1)
+    lo = img.min(axis=(1, 2, 3), keepdims=True)
+    rng = img.max(axis=(1, 2, 3), keepdims=True) - lo
+    img = np.where(rng > 0, (img - lo) / np.where(rng > 0, rng, 1), 0.0)
+    return _to_float_images(img if img.shape[-1] == 3 else img[..., 0])
+
+
+def heat_overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
+    """Blend a [0, 1] map (colour-mapped) over an ``(H, W, 3)`` image: ``(1 - alpha) img + alpha cmap(m)``."""
+    import matplotlib
+
+    from ferbench.explain.saliency import resize_map
+
+    mm = np.asarray(m, dtype=np.float64)
+    if mm.shape != image.shape[:2]:
+        mm = resize_map(mm, image.shape[:2])
+    heat = matplotlib.colormaps[cmap](np.clip(np.nan_to_num(mm), 0, 1))[..., :3]
+    return np.clip((1 - alpha) * image + alpha * heat, 0.0, 1.0)
+
+
+class ExplanationGridDisplay:
+    """A grid of explanation overlays: one row per class, up to ``per_class`` samples per row.
+
+    Parameters
+    ----------
+    images
+        ``(N, H, W, 3)`` (or gray ``(N, H, W)``) images, uint8 or float in [0, 1].
+    maps
+        ``(N, h, w)`` explanations in [0, 1] (resized to the images when needed).
+    labels
+        ``(N,)`` class index per sample (rows follow ``class_names`` order).
+    kind
+        ``"saliency"`` (DF-CNN display: ``s * image + (1 - s) * dark blue``), ``"cam"`` or ``"attention"``
+        (jet heat map blended at ``alpha``).
+    source
+        Provenance shown in the title (e.g. ``"ferbench, synthetic data"``).
+    """
+
+    def __init__(self, images, maps, labels, *, class_names: Sequence[str] = EXPRESSIONS, kind: str = "cam",
+                 source: str = "ferbench", method: str | None = None, per_class: int = 4, alpha: float = 0.5):
+        self.images = _to_float_images(images)
+        self.maps = np.asarray(maps, dtype=np.float64)
+        self.labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        if kind not in ("saliency", "cam", "attention"):
+            raise VizError(f"kind must be 'saliency', 'cam' or 'attention', got {kind!r}")
+        n = self.images.shape[0]
+        if self.maps.ndim != 3 or self.maps.shape[0] != n or self.labels.size != n:
+            raise VizError(f"{n} images but maps of shape {self.maps.shape} and {self.labels.size} labels")
+        self.class_names = [str(c) for c in class_names]
+        self.kind, self.source, self.method = kind, source, method
+        self.per_class, self.alpha = int(per_class), float(alpha)
+
+    @classmethod
+    def from_arrays(cls, images, maps, labels, **kwargs: Any) -> "ExplanationGridDisplay":
+        """From precomputed images, maps and labels (see the class parameters)."""
+        return cls(images, maps, labels, **kwargs)
+
+    @classmethod
+    def from_saliency(cls, model, x, svm, labels, *, images=None, synthetic: bool | None = None,
+                      class_names: Sequence[str] = EXPRESSIONS, per_class: int = 4) -> "ExplanationGridDisplay":
+        """DF-CNN saliency (eqs. 14-15) of the true expression of each sample, on the texture."""
+        from ferbench.explain.saliency import svm_saliency
+
+        maps = svm_saliency(model, x, svm, targets=np.asarray(labels))
+        imgs = display_images(model, x) if images is None else images
+        return cls(imgs, maps, labels, class_names=class_names, kind="saliency", per_class=per_class,
+                   source=run_source(synthetic), method="SVM-weighted saliency (DF-CNN eqs. 14-15)")
+
+    @classmethod
+    def from_cam(cls, model, x, labels, *, method: str = "gradcam", modality: str | None = None, images=None,
+                 synthetic: bool | None = None, class_names: Sequence[str] = EXPRESSIONS, per_class: int = 4,
+                 **cam_kwargs: Any) -> "ExplanationGridDisplay":
+        """CAM (``method``) of the true class of each sample, optionally for one modality."""
+        from ferbench.explain.cam import cam_maps
+
+        maps = cam_maps(model, x, method, targets=[int(v) for v in np.asarray(labels).reshape(-1)],
+                        modality=modality, **cam_kwargs)
+        imgs = display_images(model, x) if images is None else images
+        name = method + (f", {modality}" if modality else "")
+        return cls(imgs, maps, labels, class_names=class_names, kind="cam", per_class=per_class,
+                   source=run_source(synthetic), method=name)
+
+    def overlays(self) -> np.ndarray:
+        """``(N, H, W, 3)`` blended images."""
+        from ferbench.explain.saliency import saliency_overlay
+
+        if self.kind == "saliency":
+            return np.stack([saliency_overlay(im, m) for im, m in zip(self.images, self.maps)])
+        return np.stack([heat_overlay(im, m, self.alpha) for im, m in zip(self.images, self.maps)])
+
+    def plot(self, fig=None, *, title: str | None = None) -> "ExplanationGridDisplay":
+        """Draw the grid; rows = classes present, in ``class_names`` order."""
+        import matplotlib.pyplot as plt
+
+        ov = self.overlays()
+        rows = [c for c in range(len(self.class_names)) if (self.labels == c).any()]
+        if not rows:
+            raise VizError("no sample carries a label within class_names")
+        ncol = max(1, min(self.per_class, max(int((self.labels == c).sum()) for c in rows)))
+        if fig is None:
+            fig = plt.figure(figsize=(1.7 * ncol + 1.0, 1.7 * len(rows) + 0.6))
+        axes = fig.subplots(len(rows), ncol, squeeze=False)
+        for r, c in enumerate(rows):
+            idx = np.flatnonzero(self.labels == c)[:ncol]
+            for j in range(ncol):
+                a = axes[r, j]
+                a.set_xticks([])
+                a.set_yticks([])
+                if j < idx.size:
+                    a.imshow(ov[idx[j]], interpolation="nearest")
+                else:
+                    a.axis("off")
+            axes[r, 0].set_ylabel(self.class_names[c], fontsize=8)
+        what = self.method or self.kind
+        fig.suptitle(title or f"{what} - {self.source}", fontsize=9)
+        self.figure_, self.axes_ = fig, axes
+        return self
+
+
+class EmbeddingDisplay:
+    """2-D embedding (t-SNE) scatter coloured by expression.
+
+    Parameters
+    ----------
+    embedding
+        ``(N, 2)`` coordinates.
+    labels
+        ``(N,)`` class index per point.
+    title
+        Panel title; should name the feature and the data (synthetic / real).
+    source
+        Provenance label (``run_source(...)``), used by :meth:`ferbench.report.Report.add_display`.
+    """
+
+    def __init__(self, embedding, labels, *, class_names: Sequence[str] = EXPRESSIONS, title: str = "",
+                 source: str | None = None):
+        self.embedding = np.asarray(embedding, dtype=np.float64)
+        self.labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        if self.embedding.ndim != 2 or self.embedding.shape[1] != 2 or self.embedding.shape[0] != self.labels.size:
+            raise VizError(f"embedding must be (N, 2) with N labels, got {self.embedding.shape} and "
+                           f"{self.labels.size} labels")
+        if not np.isfinite(self.embedding).all():
+            raise VizError("embedding contains NaN or infinite values")
+        self.class_names = [str(c) for c in class_names]
+        self.title = title
+        self.source = source
+
+    @classmethod
+    def from_embedding(cls, embedding, labels, **kwargs: Any) -> "EmbeddingDisplay":
+        """From precomputed 2-D coordinates."""
+        return cls(embedding, labels, **kwargs)
+
+    @classmethod
+    def from_features(cls, features, labels, *, feature_name: str = "features", synthetic: bool | None = None,
+                      perplexity: float = 30.0, random_state: int = 0, pca_dims: int | None = 50,
+                      class_names: Sequence[str] = EXPRESSIONS) -> "EmbeddingDisplay":
+        """t-SNE (spec recipe: PCA to 50-D, perplexity 30, PCA init) of ``(N, D)`` features."""
+        from ferbench.explain.embedding import tsne_embedding
+
+        f = np.asarray(features)
+        emb = tsne_embedding(f, perplexity=perplexity, random_state=random_state, pca_dims=pca_dims)
+        title = f"t-SNE of {feature_name} ({f.shape[1]:,}-D) - {run_source(synthetic)}"
+        return cls(emb, labels, class_names=class_names, title=title, source=run_source(synthetic))
+
+    @classmethod
+    def from_model(cls, model, x, labels, *, layer: str | None = None, synthetic: bool | None = None,
+                   **kwargs: Any) -> "EmbeddingDisplay":
+        """t-SNE of a model's feature layer (``model.feature_layer`` unless ``layer`` names another)."""
+        from ferbench.explain.embedding import layer_features
+
+        name = layer or getattr(model, "feature_layer", None) or "features"
+        feats = layer_features(model, x, layer)
+        return cls.from_features(feats, labels, feature_name=f"{type(model).__name__}.{name}",
+                                 synthetic=synthetic, **kwargs)
+
+    def plot(self, ax=None, *, s: float = 12.0, legend: bool = True) -> "EmbeddingDisplay":
+        """Scatter, one fixed colour per expression."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4.6, 4.2))
+        self.collections_ = []
+        for c, name in enumerate(self.class_names):
+            sel = self.labels == c
+            if sel.any():
+                self.collections_.append(ax.scatter(self.embedding[sel, 0], self.embedding[sel, 1], s=s,
+                                                    color=class_color(name, c), label=name, alpha=0.85))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(self.title, fontsize=9)
+        if legend:
+            ax.legend(fontsize=7, markerscale=1.2, loc="best")
+        self.figure_, self.ax_ = ax.figure, ax
+        return self
+
+
+def embedding_panels(feature_sets: Mapping[str, Any], labels, *, synthetic: bool | None = None,
+                     random_state: int = 0, **kwargs: Any):
+    """One t-SNE panel per feature set (DF-CNN Fig. 5 layout: e.g. Gabor, vgg-m conv5, fused 32-d).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, list of EmbeddingDisplay)
+    """
+    import matplotlib.pyplot as plt
+
+    if not feature_sets:
+        raise VizError("no feature sets to embed")
+    fig, axes = plt.subplots(1, len(feature_sets), figsize=(4.4 * len(feature_sets), 4.2), squeeze=False)
+    disps = []
+    for a, (name, feats) in zip(axes[0], feature_sets.items()):
+        d = EmbeddingDisplay.from_features(feats, labels, feature_name=name, synthetic=synthetic,
+                                           random_state=random_state, **kwargs)
+        disps.append(d.plot(ax=a, legend=a is axes[0][0]))
+    return fig, disps

@@ -1,0 +1,158 @@
+"""Displays of attribute maps and GEMax tau sweeps (scikit-learn style: ``from_*`` then ``plot``).
+
+* :class:`MapGridDisplay`: every attribute map of one scan in a grid.
+* :class:`TauSweepDisplay`: GEMax maps for several tau plus entropy versus tau, with the paper's
+  Table 3 entropies (BU-3DFE, real data) marked beside ferbench's.
+
+Titles say "synthetic" when the scan is synthetic. matplotlib is imported only when drawing.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _title_suffix(synthetic: bool) -> str:
+    return " (synthetic)" if synthetic else ""
+
+
+def _is_synthetic(obj) -> bool:
+    meta = getattr(obj, "meta", None)
+    return bool(meta is not None and getattr(meta, "synthetic", False))
+
+
+class MapGridDisplay:
+    """All attribute maps of one scan, one panel each.
+
+    Attributes (after ``plot``)
+    ---------------------------
+    figure_, axes_ : the matplotlib figure and the array of axes.
+    """
+
+    def __init__(self, maps: dict[str, np.ndarray], synthetic: bool = False, title: str | None = None):
+        if not maps:
+            raise ValueError("no maps to display")
+        self.maps = maps
+        self.synthetic = bool(synthetic)
+        self.title = title
+
+    @classmethod
+    def from_scan(cls, scan, names: Sequence[str] | None = None, size: int = 224, **options: Any) -> "MapGridDisplay":
+        """Compute the maps of a Scan or FaceGrid (see :func:`ferbench.maps.compute_maps`)."""
+        from ferbench.maps import compute_maps
+
+        maps = compute_maps(scan, names=names, size=size, **options)
+        meta = getattr(scan, "meta", None)
+        subject = getattr(meta, "subject", None) if meta is not None else None
+        expr = getattr(meta, "expression", None) if meta is not None else None
+        label = " ".join(str(s) for s in (subject, expr) if s)
+        return cls(maps, synthetic=_is_synthetic(scan), title=f"Attribute maps {label}".strip())
+
+    def plot(self, ax=None, fig=None, ncols: int | None = None) -> "MapGridDisplay":
+        """Draw the grid into ``fig`` (or a new figure); ``ax`` (an array of axes) may be given instead."""
+        import matplotlib.pyplot as plt
+
+        names = list(self.maps)
+        n = len(names)
+        ncols = ncols or min(n, 5)
+        nrows = -(-n // ncols)
+        if ax is not None:
+            axes = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
+            if len(axes) < n:
+                raise ValueError(f"need {n} axes, got {len(axes)}")
+            fig = axes[0].figure
+        else:
+            if fig is None:
+                fig = plt.figure(figsize=(2.6 * ncols, 2.8 * nrows))
+            axes = np.asarray(fig.subplots(nrows, ncols, squeeze=False), dtype=object).ravel()
+        for a, name in zip(axes, names):
+            m = self.maps[name]
+            if m.ndim == 3 and m.shape[-1] == 3:
+                a.imshow(np.clip(m, 0, 1))
+            else:
+                a.imshow(m, cmap="gray", vmin=0, vmax=1)
+            a.set_title(name, fontsize=9)
+            a.axis("off")
+        for a in axes[n:]:
+            a.axis("off")
+        fig.suptitle((self.title or "Attribute maps") + _title_suffix(self.synthetic))
+        self.figure_, self.axes_ = fig, axes
+        return self
+
+
+class TauSweepDisplay:
+    """GEMax maps for several tau and the entropy-versus-tau curve beside the paper's Table 3.
+
+    Attributes (after ``plot``)
+    ---------------------------
+    figure_, axes_ : figure and axes (maps first, the entropy plot last).
+    """
+
+    def __init__(self, result, paper_entropies: dict[str, float] | None = None):
+        self.result = result
+        self.paper_entropies = paper_entropies
+
+    @classmethod
+    def from_scan(cls, scan, taus: Sequence[int | str] = (16, 20, 30, 40, 50, 60), **kwargs: Any) -> "TauSweepDisplay":
+        """Run :func:`ferbench.maps.gemax.tau_sweep` on a Scan, FaceGrid or depth image."""
+        from ferbench.maps.gemax import tau_sweep
+
+        res = tau_sweep(scan, taus, **kwargs)
+        return cls(res, paper_entropies=paper_table3_entropies())
+
+    def plot(self, fig=None, ax=None) -> "TauSweepDisplay":
+        """Draw the maps in a row and the entropy plot at the right (``ax``: optional list of axes)."""
+        import matplotlib.pyplot as plt
+
+        r = self.result
+        n = len(r.taus)
+        if ax is not None:
+            axes = list(np.atleast_1d(np.asarray(ax, dtype=object)).ravel())
+            if len(axes) < n + 1:
+                raise ValueError(f"need {n + 1} axes, got {len(axes)}")
+            fig = axes[0].figure
+        else:
+            if fig is None:
+                fig = plt.figure(figsize=(2.4 * n + 4.5, 3.2))
+            gs = fig.add_gridspec(1, n + 2)
+            axes = [fig.add_subplot(gs[0, i]) for i in range(n)] + [fig.add_subplot(gs[0, n:])]
+        N = r.params.get("N", 4096)
+        for a, t, m in zip(axes, r.taus, r.maps):
+            a.imshow(m, cmap="gray", vmin=0, vmax=255)
+            a.set_title(("τ = N" if t >= N else f"τ = {t}") + f"\nH = {r.entropies[list(r.taus).index(t)]:.3f}",
+                        fontsize=9)
+            a.axis("off")
+        ae = axes[n]
+        xs = np.arange(n)
+        lab = f"ferbench, {'synthetic' if r.synthetic else 'real'} data"
+        ae.plot(xs, r.entropies, "o-", label=lab)
+        if self.paper_entropies:
+            px, py = [], []
+            for i, t in enumerate(r.taus):
+                key = "N" if t >= N else str(t)
+                if key in self.paper_entropies:
+                    px.append(i)
+                    py.append(self.paper_entropies[key])
+            if px:
+                ae.plot(px, py, "s--", color="gray", label="paper: GEMax-FA, Table 3 (BU-3DFE)")
+        ae.set_xticks(xs)
+        ae.set_xticklabels(["N" if t >= N else str(t) for t in r.taus])
+        ae.set_xlabel("τ")
+        ae.set_ylabel("entropy (bits, face pixels)")
+        ae.legend(fontsize=8)
+        ae.grid(alpha=0.3)
+        fig.suptitle("GEMax tau sweep" + _title_suffix(r.synthetic))
+        self.figure_, self.axes_ = fig, axes
+        return self
+
+
+def paper_table3_entropies() -> dict[str, float] | None:
+    """The paper's Table 3 entropies keyed by tau ("16", ..., "N"); None when the paper data is unavailable."""
+    try:
+        from ferbench import papers
+
+        t = papers.table("gemax_fa", "3")
+        return {str(c): float(t.cell("Entropy", c)) for c in t.columns}
+    except Exception:
+        return None
