@@ -50,15 +50,33 @@ def read_scan(path: str | os.PathLike, *, load_texture: bool = True) -> Scan:
     """
     p = os.fspath(path)
     ext = os.path.splitext(p)[1].lower()
-    if ext in (".wrl", ".vrml"):
-        return read_wrl(p, load_texture=load_texture)
-    if ext == ".bnt":
-        return read_bnt(p, load_texture=load_texture)
-    if ext == ".obj":
-        return read_obj(p, load_texture=load_texture)
-    if ext == ".ply":
-        return read_ply(p, load_texture=load_texture)
-    raise ScanFormatError(p, f"unsupported scan extension {ext or '(none)'!r}; expected one of {SCAN_EXTENSIONS}")
+    readers = {".wrl": read_wrl, ".vrml": read_wrl, ".bnt": read_bnt, ".obj": read_obj, ".ply": read_ply}
+    if ext not in readers:
+        raise ScanFormatError(p, f"unsupported scan extension {ext or '(none)'!r}; expected one of {SCAN_EXTENSIONS}")
+    scan = readers[ext](p, load_texture=load_texture)
+    if _in_synthetic_tree(p):
+        scan.meta.synthetic = True
+    return scan
+
+
+SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
+"""File that :func:`ferbench.synth.generate_dataset` writes at the root of every synthetic dataset."""
+
+
+def _in_synthetic_tree(path: str, levels: int = 3) -> bool:
+    """Whether a synthetic-dataset marker sits in the scan's folder or up to ``levels`` folders above.
+
+    So that a scan read on its own (``ferbench maps FILE``) is still labelled synthetic.
+    """
+    d = os.path.dirname(os.path.abspath(path))
+    for _ in range(levels + 1):
+        if os.path.isfile(os.path.join(d, SYNTHETIC_MARKER)):
+            return True
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return False
 
 
 def write_scan(scan: Scan, path: str | os.PathLike) -> None:
