@@ -105,6 +105,20 @@ class Scan:
         uv[self.faces.ravel()[::-1]] = self.texcoords[self.texcoord_faces.ravel()[::-1]]
         return uv
 
+    def vertex_rgb(self) -> np.ndarray:
+        """Per-vertex colours (n, 3) uint8: ``vertex_colors``, else the texture sampled at each vertex's
+        texcoord (nearest texel), else mid grey. Used by viewers that colour vertices."""
+        if self.vertex_colors is not None:
+            return self.vertex_colors
+        uv = self.vertex_uv()
+        if self.texture is None or uv is None:
+            return np.full((self.n_vertices, 3), 160, np.uint8)
+        h, w = self.texture.shape[:2]
+        uv = np.nan_to_num(uv, nan=0.0)
+        cols = np.clip(np.rint(uv[:, 0] * (w - 1)), 0, w - 1).astype(np.int64)
+        rows = np.clip(np.rint((1.0 - uv[:, 1]) * (h - 1)), 0, h - 1).astype(np.int64)  # v = 0 is the bottom row
+        return self.texture[rows, cols]
+
     def landmark(self, name: str) -> np.ndarray:
         """Coordinates of one named landmark (raises KeyError if absent)."""
         try:

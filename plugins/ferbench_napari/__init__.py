@@ -1,0 +1,70 @@
+"""napari plugin for ferbench (npe2): open BU-3DFE/Bosphorus/OBJ/PLY scans, synthetic sample face.
+
+Thin front end: every function here calls a public ferbench function (``ferbench.io.read_scan``,
+``ferbench.synth``); no logic of its own. Widgets come in a later issue.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+SCAN_SUFFIXES = (".wrl", ".vrml", ".bnt", ".obj", ".ply")
+
+
+def scan_to_layers(scan) -> list[tuple[Any, dict, str]]:
+    """napari layer tuples of a :class:`ferbench.io.scan.Scan`: a coloured surface and its landmarks.
+
+    napari's 3D axes are (z, y, x) with y pointing down the screen, so vertices are given as
+    (z, -y, x) to show the face upright and facing the camera.
+    """
+    import numpy as np
+
+    name = os.path.basename(scan.meta.source_path or "scan")
+    label = " ".join(str(v) for v in (scan.meta.subject, scan.meta.expression, scan.meta.intensity) if v is not None)
+    title = f"{name}{' (synthetic)' if scan.meta.synthetic else ''}"
+    v = scan.vertices
+    napari_xyz = np.column_stack([v[:, 2], -v[:, 1], v[:, 0]])
+    rgb = scan.vertex_rgb().astype(np.float32) / 255.0
+    layers = [((napari_xyz, scan.faces), {"name": title, "vertex_colors": rgb, "shading": "smooth",
+                                           "metadata": {"labels": label, "synthetic": scan.meta.synthetic}},
+               "surface")]
+    if scan.landmarks is not None and len(scan.landmarks):
+        lm = scan.landmarks
+        ok = np.all(np.isfinite(lm), axis=1)
+        pts = np.column_stack([lm[ok, 2], -lm[ok, 1], lm[ok, 0]])
+        names = [n for n, keep in zip(scan.landmark_names or [""] * len(lm), ok) if keep]
+        layers.append((pts, {"name": f"{name} landmarks", "size": 2.5, "face_color": "yellow",
+                             "features": {"landmark": names}}, "points"))
+    return layers
+
+
+def read_scan_layers(path: str | list[str]) -> list[tuple[Any, dict, str]]:
+    from ferbench.io import read_scan
+
+    paths = [path] if isinstance(path, str) else list(path)
+    out: list = []
+    for p in paths:
+        out.extend(scan_to_layers(read_scan(p)))
+    return out
+
+
+def napari_get_reader(path: str | list[str]):
+    """Return a reader for ferbench's scan formats, or None (napari's convention: never raise)."""
+    paths = [path] if isinstance(path, str) else list(path)
+    if paths and all(str(p).lower().endswith(SCAN_SUFFIXES) for p in paths):
+        return read_scan_layers
+    return None
+
+
+def sample_face() -> list[tuple[Any, dict, str]]:
+    """A synthetic happy face (level 4) from the Surrey Face Model, or the procedural fallback."""
+    import numpy as np
+
+    from ferbench.synth import load_face_model, sample_subject, subject_texture, synthesize_scan
+
+    model = load_face_model()
+    rng = np.random.default_rng(0)
+    subject = sample_subject(model, "F0001", rng)
+    scan = synthesize_scan(model, subject, "happiness", 4, rng, texture=subject_texture(model, subject, 256))
+    scan.meta.source_path = f"synthetic face ({model.name})"
+    return scan_to_layers(scan)
