@@ -248,3 +248,32 @@ def test_precompute_fills_the_cache_once(small_index, tmp_path):
     assert precompute(recs, cache, workers=0, progress=False) == 0
     assert all(os.path.isfile(cache.path(r)) for r in recs)
     np.testing.assert_array_equal(cache.get(recs[2]), compute_input(recs[2], INPUTS, SIZE, "3d", synthetic_map_fn))
+
+
+def test_recalibrate_batchnorm_exact_statistics():
+    import torch
+    from ferbench.eval.training import recalibrate_batchnorm
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = torch.nn.BatchNorm1d(3)
+
+        def forward_train(self, x):
+            return self.bn(x)
+
+    class D:
+        def __init__(self, x):
+            self.x = x
+
+        def __len__(self):
+            return len(self.x)
+
+        def batch(self, idx):
+            return self.x[idx], torch.zeros(len(idx), dtype=torch.long)
+
+    x = torch.randn(40, 3) * 2 + 5
+    m = M()
+    assert recalibrate_batchnorm(m, D(x), batch_size=8) == 1
+    assert torch.allclose(m.bn.running_mean, x.mean(0), atol=1e-5)
+    assert m.bn.momentum == 0.1 and m.training

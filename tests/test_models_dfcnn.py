@@ -42,7 +42,8 @@ def test_shared_trunk_gives_identical_volumes_for_identical_maps():
         m = _model(name)
         with torch.no_grad():
             v = m.forward_train(x)["reshape6"].view(2, 6, 512, -1)
-        equal = all(torch.allclose(v[:, 0], v[:, i], atol=1e-6) for i in range(1, 6))
+        # rtol covers the luma sum 0.299+0.587+0.114 rounding (~1e-6 relative); unshared trunks differ by O(1)
+        equal = all(torch.allclose(v[:, 0], v[:, i], rtol=1e-5, atol=1e-5) for i in range(1, 6))
         assert equal is same
 
 

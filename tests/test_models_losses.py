@@ -314,3 +314,22 @@ def test_transformer_token_grid():
     assert m.grid == 9 and m.pos_embed.shape == (1, 82, 768)
     assert create_model("attention_transformer", input_size=64, embed_dim=32, heads=4).pos_embed.shape == (1, 5, 32)
     assert math.isclose(m.criterion.lambda1, 0.01) and m.criterion.lambda2 == 10.0
+
+
+def test_center_island_cai_update_same_value_unscaled_center_grad():
+    torch.manual_seed(0)
+    f, y = torch.randn(8, 5, requires_grad=True), torch.arange(8) % 3
+    outs = {}
+    for mode in ("cai", "loss_grad"):
+        crit = CenterIslandLoss(3, 5, lambda1=1e-2, lambda2=10.0, center_update=mode)
+        with torch.no_grad():
+            crit.centers.copy_(torch.arange(15.0).view(3, 5) / 7)
+        tot, _, _ = crit(f, y)
+        gc, gf = torch.autograd.grad(tot, [crit.centers, f])
+        outs[mode] = (float(tot), gc, gf)
+    assert outs["cai"][0] == pytest.approx(outs["loss_grad"][0])
+    assert torch.allclose(outs["cai"][2], outs["loss_grad"][2])              # features: same gradient
+    assert torch.allclose(outs["cai"][1], outs["loss_grad"][1] / 1e-2, rtol=1e-5)  # centers: / lambda1
+    crit = CenterIslandLoss(3, 5, center_norm="mean")
+    tot_mean, lc_mean, _ = crit(f, y)
+    assert float(lc_mean) == pytest.approx(float(center_loss(f, y, crit.centers)) / 5)

@@ -110,6 +110,15 @@ class CMSATransformer(FERModel):
         Loss settings (1e-2, 10, "nested", 0.5, True, True).
     drop_path
         Stochastic depth in the backbones (0).
+    center_update
+        ``"cai"`` (default: center steps not shrunk by lambda1) or ``"loss_grad"`` (authors' code);
+        see :class:`~ferbench.models.losses.CenterIslandLoss`.
+    center_norm
+        ``"mean"`` (default: L_C averaged over the D feature dims, so lambda1 L_C starts ~0.02, not ~15,
+        for LayerNorm'd 768-d features) or ``"sum"`` (spec §4 [R] squared L2).
+    fusion_lr_scale
+        lr of the fusion network relative to the backbones' (10: 1e-3 vs 1e-4, spec §5 Table III);
+        used by :meth:`lr_groups`.
     """
 
     paper = "attention_transformer"
@@ -120,7 +129,8 @@ class CMSATransformer(FERModel):
                  fusion: str = "mean_masks", use_cmsa: bool = True, use_vit: bool = True,
                  rgb_only: bool = False, depth_channels: str = "replicate", lambda1: float = 1e-2,
                  lambda2: float = 10.0, composition: str = "nested", center_alpha: float = 0.5,
-                 use_center: bool = True, use_island: bool = True, drop_path: float = 0.0):
+                 use_center: bool = True, use_island: bool = True, drop_path: float = 0.0,
+                 fusion_lr_scale: float = 10.0, center_update: str = "cai", center_norm: str = "mean"):
         input_size = 260 if input_size is None else int(input_size)
         if fusion not in ("mean_masks", "sum_attended"):
             raise ModelConfigError(f"unknown fusion {fusion!r}")
@@ -162,8 +172,10 @@ class CMSATransformer(FERModel):
                                   nn.Linear(hidden, n_classes))
         self.feat_dim = feat_dim
         self.center_alpha = float(center_alpha)
+        self.fusion_lr_scale = float(fusion_lr_scale)
         self.use_center = bool(use_center)
-        self.criterion = CenterIslandLoss(n_classes, feat_dim, lambda1, lambda2, composition, use_island)
+        self.criterion = CenterIslandLoss(n_classes, feat_dim, lambda1, lambda2, composition, use_island,
+                                          center_update, center_norm)
         self.register_buffer("ce_weight", torch.ones(n_classes), persistent=False)
         self.feature_layer = "embed"
         self.target_layers = {m: [f"backbones.{m}.7"] for m in mods}
@@ -179,6 +191,14 @@ class CMSATransformer(FERModel):
         """The learned class centers: step them with ``SGD(lr=center_alpha)`` (paper: 0.5)."""
         return [{"params": [self.criterion.centers], "lr": self.center_alpha, "optimizer": "sgd",
                  "name": "centers"}]
+
+    def lr_groups(self) -> list[dict[str, Any]]:
+        """Optimiser groups (spec §5, Table III): backbones at the base lr (1e-4), the fusion network
+        (CMSA, tokens, transformer, head) at ``fusion_lr_scale`` x base (1e-3). Centers are excluded."""
+        bb = {id(p) for p in self.backbones.parameters()}
+        fusion = [p for p in self.model_parameters() if id(p) not in bb]
+        return [{"params": list(self.backbones.parameters()), "lr_scale": 1.0, "name": "backbones"},
+                {"params": fusion, "lr_scale": self.fusion_lr_scale, "name": "fusion"}]
 
     def _backbone(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         maps = self.split_inputs(x)

@@ -14,9 +14,22 @@ Recorded choices (spec's [R] recommendations unless stated):
 * Map -> 3 channels inside the model ("gray3", §3.5 / §9 #11): a 1-channel map is replicated;
   the RGB texture is converted to BT.601 luma and replicated (``texture_mode="gray"``, §9 #13)
   or used as is (``texture_mode="rgb"``). Scaling / mean subtraction belong to the data pipeline.
-* Fusion7/Fusion8/FC initialised N(0, 0.01^2), zero bias (§9 #8); trunk Kaiming-normal (random
-  initialisation, since the ImageNet VGG-M weights cannot be downloaded: §4.4). A local
-  MatConvNet ``imagenet-vgg-m.mat`` or a state dict can be loaded (:func:`load_vggm_mat`).
+* Input normalisation inside the model (§3.5 #5; the data pipeline delivers maps in [0, 1]):
+  ``input_norm="unit"`` (default) = ``(x - mean/255) / 0.25``, ImageNet mean subtraction on the
+  [0, 1] scale, then about unit spread (0.25 ~ 64/255), for the random-init trunk;
+  ``"imagenet255"`` = ``255 x - mean`` (the VGG-M convention, set by :func:`load_vggm_mat`);
+  ``"none"`` = maps as given. mean = (123.68, 116.779, 103.939).
+* Trunk initialised Kaiming-normal **fan_in** (variance-preserving forward; random initialisation,
+  since the ImageNet VGG-M weights cannot be downloaded: §4.4). A local MatConvNet
+  ``imagenet-vgg-m.mat`` or a state dict can be loaded (:func:`load_vggm_mat`).
+* Fusion7/Fusion8: ``fusion_init="he"`` (default; Kaiming-normal fan_in, zero bias, the spec's
+  §4.2 "option Xavier/He"; FC stays N(0, 0.01^2) so the initial logits are small and Adam 1e-3
+  does not overshoot) or ``"gauss"`` = all three N(0, 0.01^2), zero bias (§9 #8, MatConvNet style, meant
+  for the pretrained trunk whose conv5 activations are O(10-100)). Why not "gauss" by default: with
+  a random trunk (and the former fan_out trunk init on raw [0, 1] maps) the signal shrank ~1e4x
+  through the net: logits ~6e-5, gradients ~1e-3, so the loss sat at exactly ln 6 under
+  SGD 1e-4..1e-2 and Adam 1e-3. Use ``input_norm="imagenet255", fusion_init="gauss"`` for the
+  paper's setting with pretrained VGG-M weights.
 * The 32-d feature is read after Fusion8's ReLU (``feature_point="post_relu"``, §9 #24);
   ``"pre_relu"`` is an option. Fused-dimension variants set K7 = K8 = ``fused_dim`` (§9 #25).
 * ``freeze_trunk=True`` = the "pure fusion learning" variant (DF-CNN-in-conv5, Table XII).
@@ -42,6 +55,8 @@ from ferbench.models._base import FERModel, ModelConfigError, conv_out
 
 DFCNN_MAPS = ("geometry", "normal_x", "normal_y", "normal_z", "shape_index", "texture")
 LUMA = (0.299, 0.587, 0.114)
+IMAGENET_MEAN = (123.68, 116.779, 103.939)
+INPUT_NORMS = ("unit", "imagenet255", "none")
 
 
 def vggm_trunk() -> nn.Sequential:
@@ -92,13 +107,18 @@ class DFCNN(FERModel):
         ``"post_relu"`` (paper) or ``"pre_relu"`` for the 32-d feature.
     freeze_trunk
         Keep the trunk fixed (only the fusion subnet and FC train).
+    input_norm
+        ``"unit"``, ``"imagenet255"`` or ``"none"`` (see the module docstring).
+    fusion_init
+        ``"he"`` (Fusion7/Fusion8 Kaiming, FC N(0, 0.01^2)) or ``"gauss"`` (all N(0, 0.01^2)).
     """
 
     paper = "dfcnn"
 
     def __init__(self, n_classes: int = 6, input_size: int | None = None, shared: bool = True,
                  fused_dim: int = 32, map_channels: int = 1, texture_mode: str = "gray",
-                 feature_point: str = "post_relu", freeze_trunk: bool = False):
+                 feature_point: str = "post_relu", freeze_trunk: bool = False,
+                 input_norm: str = "unit", fusion_init: str = "he"):
         input_size = 224 if input_size is None else int(input_size)
         if map_channels not in (1, 3):
             raise ModelConfigError(f"map_channels must be 1 or 3, got {map_channels}")
@@ -106,6 +126,10 @@ class DFCNN(FERModel):
             raise ModelConfigError(f"texture_mode must be 'gray' or 'rgb', got {texture_mode!r}")
         if feature_point not in ("post_relu", "pre_relu"):
             raise ModelConfigError(f"feature_point must be 'post_relu' or 'pre_relu', got {feature_point!r}")
+        if input_norm not in INPUT_NORMS:
+            raise ModelConfigError(f"input_norm must be one of {INPUT_NORMS}, got {input_norm!r}")
+        if fusion_init not in ("he", "gauss"):
+            raise ModelConfigError(f"fusion_init must be 'he' or 'gauss', got {fusion_init!r}")
         sizes = vggm_sizes(input_size)
         if sizes["pool5"] < 1:
             raise ModelConfigError(f"input_size {input_size} too small for VGG-M (need >= 67)")
@@ -113,6 +137,7 @@ class DFCNN(FERModel):
         super().__init__(inputs, input_size, n_classes)
         self.shared, self.fused_dim = bool(shared), int(fused_dim)
         self.texture_mode, self.feature_point = texture_mode, feature_point
+        self.input_norm, self.fusion_init = input_norm, fusion_init
         self.map_names = DFCNN_MAPS
         self.grid = sizes["pool5"]
         if self.shared:
@@ -138,10 +163,13 @@ class DFCNN(FERModel):
     def _init_weights(self) -> None:
         for name, mod in self.named_modules():
             if isinstance(mod, nn.Conv2d) and name.startswith("trunk"):
-                nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(mod.weight, mode="fan_in", nonlinearity="relu")
                 nn.init.zeros_(mod.bias)
         for mod in (self.fusion7.conv, self.fusion8, self.fc):
-            nn.init.normal_(mod.weight, 0.0, 0.01)
+            if self.fusion_init == "he" and mod is not self.fc:
+                nn.init.kaiming_normal_(mod.weight, mode="fan_in", nonlinearity="relu")
+            else:
+                nn.init.normal_(mod.weight, 0.0, 0.01)
             nn.init.zeros_(mod.bias)
 
     def trunk_parameters(self):
@@ -156,11 +184,20 @@ class DFCNN(FERModel):
             return (t * w).sum(1, keepdim=True).expand(-1, 3, -1, -1)
         return t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
 
+    def _normalise(self, t: torch.Tensor) -> torch.Tensor:
+        """Apply ``input_norm`` to a 3-channel [0, 1] map image."""
+        if self.input_norm == "none":
+            return t
+        mean = torch.tensor(IMAGENET_MEAN, dtype=t.dtype, device=t.device).view(1, 3, 1, 1)
+        if self.input_norm == "imagenet255":
+            return t * 255.0 - mean
+        return (t - mean / 255.0) / 0.25
+
     def forward_train(self, x: torch.Tensor) -> dict[str, Any]:
         """Return logits, the 32-d ``features``, the fused ``fusion7`` map and per-map conv5 volumes."""
         maps = self.split_inputs(x)
         B = x.shape[0]
-        imgs = [self._to_rgb3(m, maps[m]) for m in DFCNN_MAPS]
+        imgs = [self._normalise(self._to_rgb3(m, maps[m])) for m in DFCNN_MAPS]
         if self.shared:
             vol = self.trunk(torch.stack(imgs, 1).flatten(0, 1))          # (6B, 512, h, w)
             vol = vol.view(B, len(imgs), *vol.shape[1:])
@@ -225,6 +262,7 @@ def load_vggm_mat(model: DFCNN, path: str | os.PathLike) -> list[str]:
                                           f"expected {tuple(conv.weight.shape)}")
                 conv.weight.copy_(w)
                 conv.bias.copy_(b)
+    model.input_norm = "imagenet255"  # VGG-M expects [0, 255] minus the mean (§3.5 #5)
     model.init_note = f"trunk from {os.fspath(path)} (MatConvNet VGG-M); fusion layers random"
     return names
 

@@ -100,14 +100,21 @@ class FacialAttention(nn.Module):
                                  for _ in range(n_maps)])
         self.aux = nn.ModuleList([nn.Linear(channels, n_classes) for _ in range(n_maps)])
 
-    def forward(self, f_glb: torch.Tensor, norm: str = "sum") -> dict[str, torch.Tensor]:
+    def forward(self, f_glb: torch.Tensor, norm: str = "sum", detach_loss_maps: bool = False) -> dict[str, torch.Tensor]:
+        """``loss_maps``: the maps L_FA sees; with ``detach_loss_maps`` they are rebuilt from a
+        detached f_glb so L_FA trains only the auto-encoders (MA-CNN's channel grouping), not the backbone."""
         s = f_glb.mean(dim=(2, 3))                                           # SpaPool (B, C)
         q = torch.stack([ae(s) for ae in self.ae], 1)                        # (B, N_M, C) >= 0
         maps = torch.einsum("bnc,bchw->bnhw", q, f_glb) / f_glb.shape[1]     # ChaPool of q ⊙ f_glb
         mhat = normalize_attention(maps, norm)
         pooled = torch.einsum("bnhw,bchw->bnc", mhat, f_glb)                 # attention-pooled parts
         aux = torch.stack([head(pooled[:, i]) for i, head in enumerate(self.aux)], 1)
-        return {"maps": maps, "norm_maps": mhat, "q": q, "aux_logits": aux}
+        loss_maps = maps
+        if detach_loss_maps:
+            fd = f_glb.detach()
+            qd = torch.stack([ae(s.detach()) for ae in self.ae], 1)
+            loss_maps = torch.einsum("bnc,bchw->bnhw", qd, fd) / fd.shape[1]
+        return {"maps": maps, "norm_maps": mhat, "q": q, "aux_logits": aux, "loss_maps": loss_maps}
 
 
 class GEMaxFA(FERModel):
@@ -135,6 +142,11 @@ class GEMaxFA(FERModel):
         Before the final FC (0.5).
     width_mult
         VGG channel multiplier (1.0 = paper; < 1 for fast tests only).
+    fa_grad
+        ``"joint"`` (paper: L_FA back-propagates into the backbone) or ``"fa_only"`` (L_FA computed on a
+        detached f_glb so it trains only the FA auto-encoders, MA-CNN-style; the backbone then sees
+        only the CE terms). With alpha = 1e3 the joint L_FA dominates the gradient and its minimum
+        (-alpha * mrg * N_M = -40 per modality, -80 in all) makes the total loss negative.
     """
 
     paper = "gemax_fa"
@@ -144,7 +156,7 @@ class GEMaxFA(FERModel):
                  fa_source: str = "per_modality", depth_input: str = "gemax", alpha: float = 1e3,
                  beta: float = 1e2, mrg: float = 0.02, fa_norm: str = "sum", lambda_ce: float = 1.0,
                  lambda_fa: float = 1.0, aux_weight: float = 1.0, dropout: float = 0.5,
-                 part_fraction: float = 96 / 224, width_mult: float = 1.0):
+                 part_fraction: float = 96 / 224, width_mult: float = 1.0, fa_grad: str = "joint"):
         input_size = 224 if input_size is None else int(input_size)
         if input_size % 32:
             raise ModelConfigError(f"GEMaxFA needs input_size divisible by 32, got {input_size}")
@@ -158,12 +170,15 @@ class GEMaxFA(FERModel):
             raise ModelConfigError(f"depth_input must be 'gemax' or 'gem', got {depth_input!r}")
         if fa_norm not in ("sum", "max", "sigmoid"):
             raise ModelConfigError(f"unknown fa_norm {fa_norm!r}")
+        if fa_grad not in ("joint", "fa_only"):
+            raise ModelConfigError(f"fa_grad must be 'joint' or 'fa_only', got {fa_grad!r}")
         if n_maps < 1 or not 0 < part_fraction <= 1:
             raise ModelConfigError("n_maps must be >= 1 and 0 < part_fraction <= 1")
         depth_maps = (("gemax", 1),) if depth_input == "gemax" else \
             (("geometry", 1), ("normal_z", 1), ("shape_index", 1))
         super().__init__((("texture", 3),) + depth_maps, input_size, n_classes)
         self.depth_input, self.fa_source, self.fa_norm = depth_input, fa_source, fa_norm
+        self.fa_grad = fa_grad
         self.n_maps, self.grid = int(n_maps), input_size // 32
         self.crop = max(1, int(round(part_fraction * input_size)))
         self.alpha, self.beta, self.mrg = float(alpha), float(beta), float(mrg)
@@ -206,7 +221,7 @@ class GEMaxFA(FERModel):
         glb, fa = {}, {}
         for m in self.streams:
             glb[m] = self.backbones[self._bb_key[(m, "glb")]](xs[m])
-            fa[m] = self.fa[m](glb[m], self.fa_norm)
+            fa[m] = self.fa[m](glb[m], self.fa_norm, self.fa_grad == "fa_only")
         boxes = {}
         for m in self.streams:
             src = m if self.fa_source == "per_modality" else ("depth" if self.fa_source == "depth" else "texture")
@@ -223,6 +238,7 @@ class GEMaxFA(FERModel):
         return {"logits": logits, "features": feats, "fused": fused,
                 "aux_logits": torch.cat([fa[m]["aux_logits"] for m in self.streams], 1),
                 "fa_maps": {m: fa[m]["maps"] for m in self.streams},
+                "fa_loss_maps": {m: fa[m]["loss_maps"] for m in self.streams},
                 "boxes": boxes}
 
     def compute_loss(self, out: dict[str, Any], y: torch.Tensor) -> torch.Tensor:
@@ -231,7 +247,7 @@ class GEMaxFA(FERModel):
         aux = out["aux_logits"]
         aux_ce = F.cross_entropy(aux.flatten(0, 1), y.repeat_interleave(aux.shape[1]))
         lfa = sum(fa_loss(mp, self.alpha, self.beta, self.mrg, normalize=self.fa_norm)
-                  for mp in out["fa_maps"].values())
+                  for mp in out.get("fa_loss_maps", out["fa_maps"]).values())
         total = self.lambda_ce * (ce + self.aux_weight * aux_ce) + self.lambda_fa * lfa
         self.last_loss_terms = {"ce": float(ce.detach()), "aux_ce": float(aux_ce.detach()),
                                 "l_fa": float(lfa.detach()), "total": float(total.detach())}
