@@ -124,7 +124,7 @@ def _load_fold_model(results: Path, device):
     import torch
 
     from ferbench.eval.commands import _model_from_checkpoint
-    from ferbench.eval.data import compute_input
+    from ferbench.eval.data import MapCache, compute_input
     from ferbench.eval.training import load_checkpoint
 
     ck_path = sorted((results / "checkpoints").glob("*.pt"))[0]
@@ -137,8 +137,13 @@ def _load_fold_model(results: Path, device):
     size = int(meta["size"])
     modality = splits.get("modality", "3d")
 
+    # the training run's map cache (results/cache) already holds every input: read, don't recompute
+    cache_dir = results / "cache"
+    cache = MapCache(cache_dir, model.inputs, size, modality) if cache_dir.is_dir() else None
+
     def inputs(idx):
-        x = np.stack([compute_input(records[i], model.inputs, size, modality) for i in idx])
+        x = np.stack([cache.get(records[i]) if cache is not None
+                      else compute_input(records[i], model.inputs, size, modality) for i in idx])
         return torch.from_numpy(x), np.asarray([labels[i] for i in idx])
 
     return model, inputs, first["train"], first["test"]

@@ -194,3 +194,34 @@ def test_integration_with_synth_when_present():
         assert np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1, name
     c = np.argwhere(g.mask & (np.nan_to_num(g.z, nan=-1e9) == np.nanmax(g.z)))[0]
     assert np.hypot(*(c - 56)) < 3                            # the nose tip is the grid centre
+
+
+def test_vectorised_neighbour_median_equals_numpy_median_per_list():
+    from ferbench.preprocess.pipeline import _neighbour_median_z
+
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=500)
+    nbrs = [list(rng.choice(500, size=int(k), replace=False)) for k in rng.integers(0, 12, size=300)]
+    got = _neighbour_median_z(z, nbrs)
+    want = np.array([np.median(z[nb]) if len(nb) >= 3 else -np.inf for nb in nbrs])
+    assert np.array_equal(got, want)
+    assert np.isneginf(got).sum() == sum(len(nb) < 3 for nb in nbrs) > 0
+
+
+def test_nanmedian3_equals_numpy_nanmedian():
+    import warnings
+
+    from ferbench.preprocess.pipeline import _nanmedian3
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(40, 37))
+    z[rng.random(z.shape) < 0.5] = np.nan
+    z[10:16, 10:16] = np.nan  # all-NaN windows
+    p = np.pad(z, 1, constant_values=np.nan)
+    win = np.lib.stride_tricks.sliding_window_view(p, (3, 3)).reshape(*z.shape, 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanmedian(win, axis=-1)
+    got = _nanmedian3(z)
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got).any()
+    assert np.array_equal(got[~np.isnan(got)], want[~np.isnan(want)])

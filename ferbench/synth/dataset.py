@@ -59,13 +59,18 @@ class GeneratedDataset:
 
     root: Path
     manifest: Path
-    rows: list[dict] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list, repr=False)
     model: str = ""
     model_sha256: str = ""
     seed: int = 0
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def __str__(self) -> str:
+        n_subj = len({r.get("subject") for r in self.rows})
+        return (f"{len(self.rows)} synthetic scans of {n_subj} subjects (face model: {self.model or 'unknown'}, "
+                f"seed {self.seed}); manifest {self.manifest}")
 
     def __fspath__(self) -> str:
         return os.fspath(self.manifest)
