@@ -76,3 +76,33 @@ def test_cli_train_2d_protocol_in_local_processes(synth_root, tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert res["complete"] and res["n_splits"] == 2 and res["synthetic"]
     assert main(["evaluate", str(out), "--no-progress"]) == 0
+
+
+def test_load_fold_model_gives_the_fold_that_evaluate_scored(tmp_path):
+    """The public loader returns the fold's own held-out subjects and a model whose predictions on them
+    equal the per-fold predictions written by training."""
+    import json
+
+    import torch
+
+    from ferbench.errors import FerbenchError
+    from ferbench.eval.commands import load_fold_model, train
+    from ferbench.synth import generate_dataset
+
+    root = tmp_path / "data"
+    generate_dataset(root, n_subjects=4, seed=1, layouts=("bu3dfe",), progress=False)
+    res = train("cmcnn", "bu3dfe_p1_paper", root, tmp_path / "res", epochs=1, folds=2, size=32, seed=0,
+                progress=False, workers=0)
+    fm = load_fold_model(res, fold=1, device="cpu")
+    splits = json.loads((res / "splits.json").read_text())["splits"]
+    assert fm.test == splits[1]["test"] and fm.train == splits[1]["train"]
+    subj = {fm.records[i]["subject"] for i in fm.test}
+    assert subj.isdisjoint({fm.records[i]["subject"] for i in fm.train})
+    x, y = fm.inputs(fm.test)
+    assert x.shape == (len(fm.test), sum(c for _, c in fm.model.inputs), 32, 32) and len(y) == len(fm.test)
+    with torch.no_grad():
+        pred = fm.model(x).argmax(1).numpy()
+    saved = json.loads((res / "folds" / "r00_f01.json").read_text())["pred"]
+    assert pred.tolist() == [int(p) for p in saved]
+    with pytest.raises(FerbenchError, match="fold 7"):
+        load_fold_model(res, fold=7)

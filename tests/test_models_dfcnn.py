@@ -166,3 +166,16 @@ def test_vggm_mat_loader_permutes_hwio(tmp_path):
     (tmp_path / "bad.mat").write_bytes(b"not a mat file")
     with pytest.raises(ModelAssetError, match="bad.mat"):
         load_vggm_mat(_model(), tmp_path / "bad.mat")
+
+
+def test_batchnorm_trunk_keeps_the_conv_layers_and_adds_only_bn_parameters():
+    lrn = create_model("dfcnn")
+    bn = create_model("dfcnn", trunk_norm="batch")
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert n(lrn) == 6_664_070
+    assert n(bn) == 6_664_070 + 2 * (96 + 256 + 3 * 512)  # gamma and beta of five BatchNorms
+    convs = lambda m: {k: v.shape for k, v in m.state_dict().items() if ".conv" in k}  # noqa: E731
+    assert convs(lrn) == convs(bn)
+    assert not any(isinstance(x, torch.nn.LocalResponseNorm) for x in bn.modules())
+    with pytest.raises(Exception, match="trunk_norm"):
+        create_model("dfcnn", trunk_norm="group")

@@ -10,7 +10,8 @@ import ferbench_napari as plugin
 def test_manifest_is_valid_and_registered():
     npe2 = pytest.importorskip("npe2")
     pm = npe2.PluginManifest.from_distribution("ferbench")
-    assert {c.id for c in pm.contributions.commands} == {"ferbench.get_reader", "ferbench.sample_face"}
+    assert {c.id for c in pm.contributions.commands} == {"ferbench.get_reader", "ferbench.sample_face",
+                                                          "ferbench.attribute_maps_widget", "ferbench.gemax_tau_widget"}
     assert pm.contributions.sample_data[0].key == "synthetic_face"
 
 

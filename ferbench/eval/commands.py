@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,7 +37,8 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
           progress: bool = True, max_subjects: int | None = None, optimizer: str | None = None,
           scheduler: str | None = None, model_options: dict[str, Any] | None = None, workers: int | None = None,
           map_fn: Callable | None = None, cache_dir: str | os.PathLike | None = None,
-          save_features: bool = False, stop_after_epoch: int | None = None, index=None) -> Path:
+          save_features: bool = False, stop_after_epoch: int | None = None, index=None,
+          max_splits: int | None = None, recalibrate_bn: bool | None = None) -> Path:
     """Train ``model_name`` under a subject-independent protocol and write a results folder.
 
     Parameters
@@ -59,6 +61,11 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
         See :func:`ferbench.eval.runner.run_protocol`.
     index
         An already built DatasetIndex (skips indexing ``data_dir``).
+    max_splits
+        Train only the first ``max_splits`` splits (round 0 first): a quick look at a protocol; the
+        results record how many of how many splits were run.
+    recalibrate_bn
+        Override the preset's precise-BatchNorm recalibration after the last epoch.
 
     Returns
     -------
@@ -71,11 +78,16 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
 
     idx = index if index is not None else _index(data_dir)
     ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
+    if max_splits is not None:
+        if max_splits < 1:
+            raise FerbenchError(f"max_splits must be >= 1, got {max_splits}")
+        ps.meta["splits_run"] = f"first {min(max_splits, len(ps.splits))} of {len(ps.splits)}"
+        ps.splits = ps.splits[:max_splits]
     probe = build_model(model_name, ps.n_classes, size, model_options)
     paper = getattr(probe, "paper", "")
     del probe
     cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
-                     seed=seed)
+                     seed=seed, recalibrate_bn=recalibrate_bn)
     name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
     out = Path(out_dir) / results_folder_name(name, protocol, seed)
     return run_protocol(model_name, ps, out, cfg, model_options=model_options, size=size, device=device,
@@ -106,6 +118,97 @@ def _model_from_checkpoint(ck: dict[str, Any], path: str):
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not fit the model: {str(e).splitlines()[0]}") from None
     return model, meta
+
+
+@dataclass
+class FoldModel:
+    """A trained fold loaded from a results folder (see :func:`load_fold_model`).
+
+    Attributes
+    ----------
+    model
+        The network in eval mode, on the requested device.
+    meta
+        The checkpoint's metadata (model name, options, size, inputs, ...).
+    records
+        Every record of the protocol (dicts, as in ``splits.json``).
+    labels
+        Class index of every record.
+    train, test
+        Record indices of this fold's training and held-out subjects.
+    size, modality
+        Map side in pixels and ``"3d"`` / ``"2d"``.
+    cache_dir
+        The run's map cache (inputs are read from it, computed on a miss).
+    """
+
+    model: Any
+    meta: dict[str, Any]
+    records: list[dict[str, Any]]
+    labels: np.ndarray
+    train: list[int]
+    test: list[int]
+    size: int
+    modality: str
+    cache_dir: Path
+
+    def inputs(self, indices) -> tuple[Any, np.ndarray]:
+        """Stacked model inputs (a CPU float tensor, N x C x H x W) and labels of the given record indices."""
+        import torch
+
+        from ferbench.eval.data import MapCache
+
+        cache = MapCache(self.cache_dir, self.model.inputs, self.size, self.modality)
+        idx = [int(i) for i in indices]
+        x = np.stack([cache.get(self.records[i]) for i in idx]) if idx else np.zeros(
+            (0, sum(c for _, c in self.model.inputs), self.size, self.size), np.float32)
+        return torch.from_numpy(x), self.labels[idx]
+
+
+def load_fold_model(results: str | os.PathLike, fold: int = 0, round: int = 0, device: str | None = None) -> FoldModel:
+    """Load one trained fold of a results folder written by :func:`train`.
+
+    Parameters
+    ----------
+    results
+        The results folder (``<model>__<protocol>__seed<seed>``).
+    fold, round
+        Which split (0-based).
+    device
+        Torch device (default: CUDA when present, else CPU).
+
+    Returns
+    -------
+    FoldModel
+        The model (eval mode) with its fold's train / test record indices and an ``inputs()`` helper.
+
+    Raises
+    ------
+    FerbenchError
+        The folder is not a results folder or the fold was not trained.
+    """
+    from ferbench._device import default_device
+    from ferbench.eval.training import load_checkpoint
+
+    res = Path(results)
+    try:
+        splits = json.loads((res / "splits.json").read_text())
+    except (OSError, ValueError) as e:
+        raise FerbenchError(f"{res}: not a ferbench results folder (splits.json: {e})") from None
+    ck_path = res / "checkpoints" / f"r{round:02d}_f{fold:02d}.pt"
+    if not ck_path.is_file():
+        raise FerbenchError(f"{res}: fold {fold} of round {round} has no checkpoint ({ck_path.name})")
+    model, meta = _model_from_checkpoint(load_checkpoint(ck_path), str(ck_path))
+    model.eval().to(default_device(device))
+    split = next((s for s in splits["splits"] if int(s.get("round", 0)) == round and int(s.get("fold", 0)) == fold),
+                 None)
+    if split is None:
+        raise FerbenchError(f"{res}: splits.json has no fold {fold} of round {round}")
+    records = splits["records"]
+    return FoldModel(model=model, meta=meta, records=records,
+                     labels=np.asarray([int(r["label"]) for r in records]), train=list(split["train"]),
+                     test=list(split["test"]), size=int(meta["size"]), modality=splits.get("modality", "3d"),
+                     cache_dir=res / "cache")
 
 
 def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = None, *, device: str | None = None,

@@ -192,6 +192,17 @@ def paper_per_class(paper: str, table: str, row: str | None = None) -> dict[str,
     return as_class_dict(out)
 
 
+def paper_overall(paper: str, table: str, row: str, column: str) -> float:
+    """One printed overall accuracy (%) of a paper's table, e.g. ``("cmcnn", "V", "CM-CNN", "P1")``."""
+    from ferbench.papers import table as paper_table
+
+    v = paper_table(paper, table).cell(row, column)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise VizError(f"{paper} {table} [{row}, {column}] is not a number (printed {v!r})") from None
+
+
 def as_class_dict(values: Any, classes: Sequence[str] = EXPRESSIONS) -> dict[str, float]:
     """Per-class values given as a dict (names/codes/indices as keys), a sequence in ``classes`` order,
     or a pandas-like object with ``to_dict``."""

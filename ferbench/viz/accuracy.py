@@ -7,7 +7,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import (VizError, as_class_dict, canonical_order, load_results, paper_per_class, paper_source,
+from ferbench.viz._common import (VizError, as_class_dict, canonical_order, load_results, paper_overall,
+                                  paper_per_class, paper_source,
                                   results_confusion, results_detail, results_synthetic, reorder_matrix, run_source,
                                   short_labels)
 
@@ -25,6 +26,9 @@ class AccuracyTableDisplay:
         Row order (ferbench's class order).
     ours_source, paper_source
         Provenance labels used as column headers and in the plot's legend.
+    paper_mean
+        The paper's overall accuracy (%) where it prints no per-expression values (shown in the
+        ``mean`` row and as a dashed line); ignored when ``paper`` gives every class.
 
     Attributes
     ----------
@@ -34,8 +38,11 @@ class AccuracyTableDisplay:
 
     def __init__(self, ours: dict[str, float], paper: dict[str, float] | None = None,
                  labels: Sequence[str] = EXPRESSIONS, ours_source: str = "ferbench",
-                 paper_source: str | None = None):
+                 paper_source: str | None = None, paper_mean: float | None = None):
         self.labels = [str(x) for x in labels]
+        self.paper_mean = None if paper_mean is None else float(paper_mean)
+        if paper is None and paper_mean is not None:
+            paper = {}  # a paper column holding only the overall number
         self.ours = {k: float(v) for k, v in ours.items()}
         self.paper = None if paper is None else {k: float(v) for k, v in paper.items()}
         self.ours_source = ours_source
@@ -71,11 +78,11 @@ class AccuracyTableDisplay:
         row = ["mean"]
         if self.paper is not None:
             ok = all(p is not None for p in pap)
-            mean_p = float(np.mean(pap)) if ok else None
+            mean_p = float(np.mean(pap)) if ok else self.paper_mean
             row.append(None if mean_p is None else round(mean_p, digits))
         row.append(round(mean_o, digits))
         if self.paper is not None:
-            row.append(None if row[1] is None else round(mean_o - mean_p, digits))
+            row.append(None if mean_p is None else round(mean_o - mean_p, digits))
         out.append(row)
         return out
 
@@ -110,8 +117,13 @@ class AccuracyTableDisplay:
 
     @classmethod
     def from_results(cls, results_dir: str | os.PathLike, paper: str | None = None, table: str | None = None,
-                     row: str | None = None) -> "AccuracyTableDisplay":
-        """From a ferbench results folder (``per_class_accuracy``, else the confusion counts)."""
+                     row: str | None = None, column: str | None = None) -> "AccuracyTableDisplay":
+        """From a ferbench results folder (``per_class_accuracy``, else the confusion counts).
+
+        ``paper``/``table``/``row`` name the paper's per-expression values (a confusion matrix's
+        diagonal or a per-class table row); with ``column`` they name one cell holding the paper's
+        overall accuracy instead, for papers that print no per-expression values.
+        """
         res = load_results(results_dir)
         try:  # exact recall from the pooled confusion counts
             counts, labels = results_confusion(res)
@@ -128,15 +140,20 @@ class AccuracyTableDisplay:
             vals = np.array(list(ours.values()), dtype=float)
             if np.isfinite(vals).any() and np.nanmax(vals) <= 1.0:  # ferbench stores fractions
                 ours = {k: 100.0 * v for k, v in ours.items()}
-        pv = None
+        pv, pmean = None, None
         if paper is None and table is not None:
             paper = res.get("paper")
         if paper is not None:
             if table is None:
                 raise VizError("give table= with paper=")
-            pv = paper_per_class(paper, table, row)
-        return cls(ours, pv, names, run_source(results_synthetic(res), results_detail(res)),
-                   paper_source(paper, table, row) if paper is not None else None)
+            if column is not None:  # the paper prints only an overall accuracy: one cell of a table
+                pmean = paper_overall(paper, table, row, column)
+            else:
+                pv = paper_per_class(paper, table, row)
+        src = None
+        if paper is not None:
+            src = paper_source(paper, table, row) + (f", {column}" if column is not None else "")
+        return cls(ours, pv, names, run_source(results_synthetic(res), results_detail(res)), src, paper_mean=pmean)
 
     # ------------------------------------------------------------------ drawing
     def plot(self, ax=None, *, width: float = 0.38) -> "AccuracyTableDisplay":
@@ -157,9 +174,16 @@ class AccuracyTableDisplay:
             series.append((ours, self.ours_source, "#1f77b4", 0.0))
         self.bars_ = []
         for vals, label, color, off in series:
+            if label == self.paper_source and not np.isfinite(vals).any():
+                continue  # no per-class paper values: the overall number is drawn as a line below
             b = ax.bar(x + off, np.nan_to_num(vals), width, label=label, color=color)
             ax.bar_label(b, labels=["" if not np.isfinite(v) else f"{v:.1f}" for v in vals], fontsize=7)
             self.bars_.append(b)
+        if self.paper_mean is not None and (self.paper is None or not any(
+                self.paper.get(c) is not None for c in self.labels)):
+            ax.axhline(self.paper_mean, ls="--", color="#666666",
+                       label=f"{self.paper_source}: overall {self.paper_mean:.2f}")
+        ax.axhline(float(np.nanmean(ours)), ls=":", color="#1f77b4", lw=1)
         ax.set_xticks(x, short_labels(self.labels))
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 110)

@@ -1,11 +1,14 @@
 """napari plugin for ferbench (npe2): open BU-3DFE/Bosphorus/OBJ/PLY scans, synthetic sample face.
 
 Thin front end: every function here calls a public ferbench function (``ferbench.io.read_scan``,
-``ferbench.synth``); no logic of its own. Widgets come in a later issue.
+``ferbench.synth``); no logic of its own. Dock widgets (attribute maps, GEMax tau) live in
+:mod:`ferbench_napari._qt`; the Qt-free logic behind them in :mod:`ferbench_napari.tasks`.
+
+Surface layers made here keep the scan in ``metadata["ferbench_scan"]`` and its file in
+``metadata["source_path"]`` so the widgets can compute on them.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 SCAN_SUFFIXES = (".wrl", ".vrml", ".bnt", ".obj", ".ply")
@@ -19,21 +22,24 @@ def scan_to_layers(scan) -> list[tuple[Any, dict, str]]:
     """
     import numpy as np
 
-    name = os.path.basename(scan.meta.source_path or "scan")
+    from ferbench_napari.tasks import SCAN_KEY, SOURCE_KEY, scan_name, scan_title
+
+    name = scan_name(scan)
     label = " ".join(str(v) for v in (scan.meta.subject, scan.meta.expression, scan.meta.intensity) if v is not None)
-    title = f"{name}{' (synthetic)' if scan.meta.synthetic else ''}"
+    title = scan_title(scan)
     v = scan.vertices
     napari_xyz = np.column_stack([v[:, 2], -v[:, 1], v[:, 0]])
     rgb = scan.vertex_rgb().astype(np.float32) / 255.0
     layers = [((napari_xyz, scan.faces), {"name": title, "vertex_colors": rgb, "shading": "smooth",
-                                           "metadata": {"labels": label, "synthetic": scan.meta.synthetic}},
+                                           "metadata": {"labels": label, "synthetic": scan.meta.synthetic,
+                                                        SCAN_KEY: scan, SOURCE_KEY: scan.meta.source_path}},
                "surface")]
     if scan.landmarks is not None and len(scan.landmarks):
         lm = scan.landmarks
         ok = np.all(np.isfinite(lm), axis=1)
         pts = np.column_stack([lm[ok, 2], -lm[ok, 1], lm[ok, 0]])
         names = [n for n, keep in zip(scan.landmark_names or [""] * len(lm), ok) if keep]
-        layers.append((pts, {"name": f"{name} landmarks", "size": 2.5, "face_color": "yellow",
+        layers.append((pts, {"name": f"{name} landmarks{' (synthetic)' if scan.meta.synthetic else ''}", "size": 2.5, "face_color": "yellow",
                              "features": {"landmark": names}}, "points"))
     return layers
 

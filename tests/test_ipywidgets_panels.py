@@ -1,0 +1,171 @@
+"""The notebook panels of ferbench._ipywidgets, driven without a browser or kernel.
+
+Each panel is built on a tiny synthetic dataset (1 subject), a control is changed from code (what a user's
+click does), and the panel's pure function is checked. Also: the core never imports ipywidgets.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from ferbench.io import index_dataset
+    from ferbench.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("panels") / "data"
+    generate_dataset(root, n_subjects=1, seed=0, layouts=("bu3dfe",), progress=False, workers=1)
+    return index_dataset(root)
+
+
+@pytest.fixture(scope="module")
+def grid(dataset):
+    from ferbench.preprocess import preprocess_scan
+
+    rec = next(r for r in dataset if r.expression == "happiness" and r.intensity == 4)
+    return preprocess_scan(rec.load(), size=64)
+
+
+def test_core_does_not_import_ipywidgets():
+    code = ("import ferbench, ferbench.maps, ferbench.viz, ferbench.papers, ferbench.io, ferbench.models, "
+            "ferbench.eval, sys; assert 'ipywidgets' not in sys.modules, 'core imported ipywidgets'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_only_the_frontend_subpackage_imports_ipywidgets():
+    from pathlib import Path
+
+    import ferbench
+
+    root = Path(ferbench.__file__).parent
+    offenders = [p.relative_to(root) for p in root.rglob("*.py") if "_ipywidgets" not in p.parts
+                 and "ipywidgets" in p.read_text(encoding="utf-8")]
+    assert not offenders, offenders
+
+
+def test_tau_slider_recomputes_and_entropy_grows_with_tau(grid):
+    from ferbench._ipywidgets import TauSlider, paper_entropies, tau_view
+
+    panel = TauSlider(grid, tau=20)
+    assert panel.view.synthetic
+    h20 = panel.view.entropy
+    panel.slider.value = 30                                   # what dragging the slider does
+    assert panel.slider.value == 30 and set(panel.history) == {20, 30}
+    h30 = panel.view.entropy
+    m30, e30 = tau_view(grid, 30)[:2]
+    assert e30 == pytest.approx(h30) and np.array_equal(m30, panel.view.map)
+    assert h30 >= h20 - 1e-9
+    entropies = [tau_view(grid, t).entropy for t in (16, 20, 30, 40, 60)]
+    assert np.all(np.diff(entropies) >= -1e-9), entropies
+    # labels: ferbench's number says synthetic, the paper's says its table, current tau bracketed
+    assert "synthetic" in panel.label.value and "synthetic sanity check" in panel.source.value
+    assert "Table 3" in panel.label.value and "[30: 7.931]" in panel.label.value
+    assert paper_entropies()["20"] == pytest.approx(7.811)
+    # the map is the GEMax map: K levels at most, background 0
+    v = panel.view
+    assert v.map.dtype == np.uint8 and v.map.shape == grid.shape
+    assert (v.map[~v.valid] == 0).all() and v.map[v.valid].max() <= 255
+    panel.d_dis.value = 100
+    assert set(panel.history) == {30}
+    with pytest.raises(ValueError):
+        TauSlider(grid, tau_range=(8, 60))                    # K * tau < N is infeasible
+
+
+def test_paper_table_panel_shows_selected_table():
+    from ferbench import papers
+    from ferbench._ipywidgets import PaperTablePanel, table_options, table_text
+
+    panel = PaperTablePanel()
+    assert panel.paper.value == "dfcnn"
+    panel.paper.value = "gemax_fa"                             # table list follows the paper
+    assert [v for _, v in panel.table.options] == [tid for _, tid, _ in papers.list_tables("gemax_fa")]
+    panel.table.value = "3"
+    caption = papers.table("gemax_fa", "3").caption
+    assert caption in panel.text.value and "[gemax_fa] Table 3" in panel.text.value
+    assert "7.811" in panel.text.value
+    panel.table.value = "5"
+    assert papers.table("gemax_fa", "5").caption in panel.text.value and caption not in panel.text.value
+    assert "fig12a" in [v for _, v in table_options("attention_transformer")]
+    assert "transcribed as printed" in table_text("mffcnn", "6")
+
+
+def test_scan_maps_panel_switches_scan_and_map(dataset):
+    from ferbench._ipywidgets import ScanMapsPanel, maps_view, scan_options
+
+    opts = scan_options(dataset)
+    assert len(opts) == len(dataset) and opts[0][0].startswith(dataset[0].subject)
+    panel = ScanMapsPanel(dataset, size=48, map_names=["depth", "normal_z", "lbp"], map_name="depth")
+    assert list(panel.display_.maps) == ["depth"] and panel.display_.synthetic
+    panel.map.value = "normal_z"
+    assert list(panel.display_.maps) == ["normal_z"]
+    target = next(i for lab, i in opts if "surprise · 4" in lab)
+    panel.scan.value = target
+    assert "surprise" in panel.display_.title
+    direct = maps_view(panel.grid(target), "normal_z", size=48)
+    assert np.array_equal(direct.maps["normal_z"], panel.display_.maps["normal_z"])
+    panel.map.value = "all maps"
+    assert list(panel.display_.maps) == ["depth", "normal_z", "lbp"]
+
+
+def _fake_results(folder, paper="dfcnn"):
+    """A results folder as train() writes it, reduced to what the displays read (no training here)."""
+    folder.mkdir(parents=True)
+    classes = ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
+    rng = np.random.default_rng(0)
+    conf = (np.eye(6) * 6 + rng.integers(0, 3, size=(6, 6))).astype(int)
+    res = {"label": "synthetic", "synthetic": True, "model": paper, "paper": paper, "protocol": "bu3dfe_subset2_cv10",
+           "classes": classes, "confusion": conf.tolist(), "accuracy_pooled": float(np.trace(conf) / conf.sum()),
+           "n_splits_done": 2, "init_note": "random initialisation"}
+    (folder / "results.json").write_text(json.dumps(res))
+    return conf
+
+
+def test_results_panel_compares_with_paper(tmp_path):
+    from ferbench._ipywidgets import ResultsPanel, comparison_options, find_results, results_view
+
+    conf = _fake_results(tmp_path / "runs" / "dfcnn__bu3dfe_subset2_cv10__seed0")
+    assert len(find_results(tmp_path / "runs")) == 1
+    panel = ResultsPanel(tmp_path / "runs")
+    # defaults: the demo's choice for DF-CNN, Table IV (DF-CNN_svm)
+    assert panel.confusion.value == ("IV", "DF-CNN_svm") and panel.accuracy.value == ("IV", "DF-CNN_svm")
+    v = panel.view
+    assert v.confusion.paper is not None and "Table IV" in v.confusion.paper_source
+    assert "synthetic" in v.confusion.ours_source and "synthetic" in panel.summary.value
+    expected = 100 * conf[0, 0] / conf[0].sum()
+    assert v.accuracy.ours["anger"] == pytest.approx(expected)
+    assert v.accuracy.paper["anger"] == pytest.approx(82.08)
+    # switch to the fine-tuned table (VI) and then to ferbench only
+    panel.confusion.value = ("VI", "DF-CNN_svm")
+    assert "Table VI" in panel.view.confusion.paper_source
+    panel.confusion.value = ()
+    assert panel.view.confusion.paper is None
+    conf_opts, acc_opts = comparison_options("mffcnn")
+    assert ("fig4", None) in [v for _, v in conf_opts]
+    assert ("6", "MFF-CNN") in [v for _, v in acc_opts]       # the per-class ablation table
+    # a table without per-expression values is reported, not raised
+    rv = results_view(tmp_path / "runs" / "dfcnn__bu3dfe_subset2_cv10__seed0", accuracy=("II", None))
+    assert rv.accuracy.paper is None and rv.notes
+
+
+def test_results_panel_defaults_to_matrix_diagonal_when_demo_table_has_no_per_class_values(tmp_path):
+    from ferbench._ipywidgets import ResultsPanel
+
+    _fake_results(tmp_path / "mffcnn__mffcnn_2d_cv10__seed0", paper="mffcnn")
+    panel = ResultsPanel(tmp_path)
+    assert panel.confusion.value == ("fig4", None) and panel.accuracy.value == ("fig4", None)
+    assert "Fig. 4" in panel.view.accuracy.paper_source and not panel.view.notes
+
+
+def test_results_panel_without_runs(tmp_path):
+    from ferbench._ipywidgets import ResultsPanel
+
+    panel = ResultsPanel(tmp_path)
+    assert panel.view is None and "No results folder" in panel.summary.value
