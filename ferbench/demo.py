@@ -197,9 +197,13 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
 
         maps = attention_maps(model, x_test[:6])
         if maps:
+            from ferbench.viz.explanations import display_images
+
             name, a = next(iter(maps.items()))
-            grid = ExplanationGridDisplay.from_arrays(texture[:6] if texture is not None else None,
-                                                      np.asarray(a)[:6], y_test[:6], synthetic=synthetic).plot()
+            grid = ExplanationGridDisplay.from_arrays(texture[:6] if texture is not None
+                                                      else display_images(model, x_test[:6]),
+                                                      np.asarray(a)[:6], y_test[:6], synthetic=synthetic,
+                                                      kind="attention", method=name).plot()
             report.add_figure(grid.figure_, caption=f"Attention map '{name}' of the model.", sources=[src])
     del model
     if torch.cuda.is_available():

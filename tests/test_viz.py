@@ -215,3 +215,16 @@ def test_embedding_display_and_panels():
         EmbeddingDisplay(np.zeros((3, 3)), [0, 1, 2])
     with pytest.raises(VizError):
         EmbeddingDisplay(np.full((2, 2), np.nan), [0, 1])
+
+
+def test_explanation_grid_from_arrays_labels_synthetic_sources():
+    import numpy as np
+
+    from ferbench.viz import ExplanationGridDisplay
+
+    imgs = np.zeros((2, 16, 16, 3))
+    maps = np.zeros((2, 4, 4))
+    d = ExplanationGridDisplay.from_arrays(imgs, maps, [0, 1], synthetic=True, kind="attention", method="fa")
+    assert "synthetic" in d.source
+    d = ExplanationGridDisplay.from_arrays(imgs, maps, [0, 1], source="mine")
+    assert d.source == "mine"

@@ -84,8 +84,12 @@ class ExplanationGridDisplay:
         self.per_class, self.alpha = int(per_class), float(alpha)
 
     @classmethod
-    def from_arrays(cls, images, maps, labels, **kwargs: Any) -> "ExplanationGridDisplay":
-        """From precomputed images, maps and labels (see the class parameters)."""
+    def from_arrays(cls, images, maps, labels, *, synthetic: bool | None = None,
+                    **kwargs: Any) -> "ExplanationGridDisplay":
+        """From precomputed images, maps and labels (see the class parameters); ``synthetic`` labels the
+        source like the other constructors (ignored when ``source=`` is given)."""
+        if synthetic is not None and "source" not in kwargs:
+            kwargs["source"] = run_source(synthetic)
         return cls(images, maps, labels, **kwargs)
 
     @classmethod
