@@ -236,3 +236,26 @@ def test_gemax_map_on_cuda_matches_cpu():
         m_cpu, res_cpu = G.gemax_map(zs[b], tau=20)
         assert abs(res_gpu[b].entropy - res_cpu.entropy) < 1e-9
         np.testing.assert_array_equal(m_gpu[b].cpu().numpy(), m_cpu)
+
+
+def test_monotone_dp_equals_bruteforce_and_the_band_dp():
+    """The O(K N log N) divide-and-conquer layers give the brute-force optimum on every small instance,
+    and the band DP's cuts (same tie rule) on large random histograms for tau up to N."""
+    n = 0
+    for h, K, tau in _random_instances(1200):
+        mono = G.gemax_dp(h, K, tau, method="monotone")
+        assert abs(mono.entropy - G.gemax_bruteforce(h, K, tau).entropy) < 1e-12, (h, K, tau)
+        assert abs(G.cuts_entropy(h, mono.cuts) - mono.entropy) < 1e-12
+        d = np.diff(mono.cuts)
+        assert mono.cuts[0] == 0 and mono.cuts[-1] == len(h) and d.min() >= 1 and d.max() <= tau
+        n += 1
+    assert n == 1200
+    rng = np.random.default_rng(11)
+    for N, K, tau in ((512, 32, 16), (512, 32, 100), (512, 32, 481), (1024, 64, 1024)):
+        h = rng.gamma(2.0, 1.0, N) * (rng.random(N) < 0.8)
+        h[0] += 1.0
+        band, mono = G.gemax_dp(h, K, tau, method="band"), G.gemax_dp(h, K, tau, method="monotone")
+        assert abs(band.entropy - mono.entropy) < 1e-12 and np.array_equal(band.cuts, mono.cuts)
+    assert G.gemax_dp(h, K, 1024).entropy == mono.entropy  # "auto" picks the monotone DP above MONOTONE_TAU
+    with pytest.raises(ValueError, match="method"):
+        G.gemax_dp(h, K, 20, method="fast")

@@ -1,8 +1,8 @@
 """TauSlider: the GEMax map of one scan, recomputed live as the distortion bound τ moves.
 
 The exact DP runs in about 15 ms at N = 4096, K = 256, τ <= 60, so every slider move recomputes the map.
-τ = N (unconstrained, seconds per image) is left out of the slider on purpose; its paper entropy is
-still listed. The logic is :func:`tau_view`; the panel only wires widgets to it.
+τ = N (unconstrained; about 1 s with the monotone DP) is left out of the slider so that dragging stays
+live; its paper entropy is still listed and ``tau_view(grid, 4096)`` computes it. The logic is :func:`tau_view`; the panel only wires widgets to it.
 """
 from __future__ import annotations
 

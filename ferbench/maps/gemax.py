@@ -120,7 +120,7 @@ def cuts_entropy(hist, cuts) -> float:
 # the exact DP
 # ---------------------------------------------------------------------------------------------
 
-def gemax_dp(hist, K: int = 256, tau: int = 20) -> QuantizationResult:
+def gemax_dp(hist, K: int = 256, tau: int = 20, method: str = "auto") -> QuantizationResult:
     """Exact maximum-entropy quantisation of ``hist`` (N levels) to K levels with bins of <= tau levels.
 
     Solves ``max_F sum_k eta(P[d_k, d_{k+1}))`` over ``0 = d_0 < ... < d_K = N``, ``d_{k+1} - d_k <= tau``,
@@ -139,6 +139,11 @@ def gemax_dp(hist, K: int = 256, tau: int = 20) -> QuantizationResult:
         Number of output levels.
     tau
         Largest number of input levels merged into one output level.
+    method
+        ``"band"`` (the dense O(K*N*tau) band above), ``"monotone"`` (O(K*N log N): the weight
+        eta(mass) is concave in the interval mass, so the largest optimal predecessor is monotone and
+        each layer is a vectorised divide and conquer; same optimum and tie rule) or ``"auto"`` (monotone
+        when tau > :data:`MONOTONE_TAU`, which makes tau = N take well under a second instead of seconds).
 
     Returns
     -------
@@ -154,6 +159,14 @@ def gemax_dp(hist, K: int = 256, tau: int = 20) -> QuantizationResult:
     N = h.size
     K = int(K)
     tau_eff = _check_k_tau(N, K, tau)
+    if method == "auto":
+        method = "monotone" if tau_eff > MONOTONE_TAU else "band"
+    if method not in ("band", "monotone"):
+        raise ValueError(f"unknown method {method!r}; expected 'auto', 'band' or 'monotone'")
+    if method == "monotone":
+        out = _gemax_dp_monotone(h, K, tau_eff)
+        if out is not None:
+            return _result_from_cuts(h, out[1], K, int(tau), "gemax", entropy_value=out[0])
     C = np.concatenate([[0.0], np.cumsum(h)])
     total = C[-1]
     # Wt[x, s-1] = w(x-s, x); -inf where x-s < 0
@@ -184,6 +197,74 @@ def gemax_dp(hist, K: int = 256, tau: int = 20) -> QuantizationResult:
         cuts[k - 1] = back[k, cuts[k]]
     assert cuts[0] == 0
     return _result_from_cuts(h, cuts, K, int(tau), "gemax", entropy_value=H)
+
+
+# Above this tau the monotone (divide-and-conquer) DP does less work than the dense band DP.
+MONOTONE_TAU = 256
+
+
+def _layer_monotone(prev: np.ndarray, C: np.ndarray, total: float, tau: int, lo: int, hi: int):
+    """One DP layer ``best[j] = max_{j-tau <= i < j} prev[i] + eta((C[j] - C[i]) / total)`` for j in [lo, hi].
+
+    The weight is a concave function of the interval mass, so it satisfies the (reverse) quadrangle
+    inequality and the largest maximiser ``i*(j)`` is non-decreasing in j (also under the band j - i <= tau).
+    The midpoints of all open j-segments are solved together, level by level (divide and conquer with a
+    ragged, vectorised argmax), so each layer costs O(N log N) instead of O(N tau).
+    Returns ``(best, arg)`` over [lo, hi] (``arg`` = the largest maximiser, the band DP's tie rule).
+    """
+    n = hi - lo + 1
+    best = np.full(n, -np.inf)
+    arg = np.zeros(n, dtype=np.int64)
+    jl, jr = np.array([lo]), np.array([hi])
+    il, ir = np.array([max(0, lo - tau)]), np.array([hi - 1])
+    while jl.size:
+        mid = (jl + jr) // 2
+        a = np.maximum(il, np.maximum(mid - tau, 0))
+        b = np.minimum(ir, mid - 1)
+        b = np.maximum(b, a)                                  # never empty (guarded below)
+        cnt = b - a + 1
+        seg = np.repeat(np.arange(mid.size), cnt)
+        starts = np.concatenate(([0], np.cumsum(cnt)[:-1]))
+        i = a[seg] + (np.arange(seg.size) - starts[seg])
+        m = mid[seg]
+        v = prev[i] + _eta((C[m] - C[i]) / total)
+        v[(m - i > tau) | (i >= m)] = -np.inf
+        vmax = np.maximum.reduceat(v, starts)
+        pos = np.where(v == vmax[seg], np.arange(seg.size) + 1, 0)
+        last = np.maximum.reduceat(pos, starts) - 1           # the largest maximiser (tie rule)
+        opt = i[np.maximum(last, starts)]
+        best[mid - lo], arg[mid - lo] = vmax, opt
+        left = jl <= mid - 1
+        right = mid + 1 <= jr
+        jl, jr, il, ir = (np.concatenate((jl[left], mid[right] + 1)), np.concatenate((mid[left] - 1, jr[right])),
+                          np.concatenate((il[left], opt[right])), np.concatenate((opt[left], ir[right])))
+    return best, arg
+
+
+def _gemax_dp_monotone(h: np.ndarray, K: int, tau_eff: int) -> tuple[float, np.ndarray] | None:
+    """The GEMax DP with monotone-argmax layers (see :func:`_layer_monotone`); None if a guard trips."""
+    N = h.size
+    C = np.concatenate([[0.0], np.cumsum(h)])
+    total = C[-1]
+    prev = np.full(N + 1, -np.inf)
+    prev[0] = 0.0
+    back = np.zeros((K + 1, N + 1), dtype=np.int64)
+    for k in range(1, K + 1):
+        lo = max(k, N - (K - k) * tau_eff)
+        hi = min(N - (K - k), k * tau_eff)
+        best, arg = _layer_monotone(prev, C, total, tau_eff, lo, hi)
+        if not np.all(np.isfinite(best)):
+            return None                                       # cannot happen inside the band; stay exact anyway
+        prev = np.full(N + 1, -np.inf)
+        prev[lo:hi + 1] = best
+        back[k, lo:hi + 1] = arg
+    cuts = np.empty(K + 1, dtype=np.int64)
+    cuts[K] = N
+    for k in range(K, 0, -1):
+        cuts[k - 1] = back[k, cuts[k]]
+    if cuts[0] != 0:
+        return None
+    return float(prev[N]), cuts
 
 
 def gemax_dp_reference(hist, K: int = 256, tau: int = 20, count: bool = False):

@@ -178,7 +178,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
         self._grid_cache: tuple[Any, int, Any] | None = None   # (scan, size, FaceGrid)
         self._tau = Slider(label="τ", min=tasks.TAU_MIN, max=tasks.GEMAX_N, value=20,
                            tooltip=f"depth distortion bound (K = {tasks.GEMAX_K}, N = {tasks.GEMAX_N}: "
-                                   f"τ >= {tasks.TAU_MIN}; τ = N is unconstrained and takes ~20 s)")
+                                   f"τ >= {tasks.TAU_MIN}; τ = N is unconstrained, about 1 s)")
         presets = [(("N (4096)" if t == tasks.GEMAX_N else str(t)), t) for t in tasks.TAU_PRESETS]
         self._preset = ComboBox(label="τ of Table 3", choices=presets, value=20)
         self._size = SpinBox(label="size (px)", min=16, max=1024, step=8, value=224)
