@@ -166,21 +166,23 @@ class AccuracyTableDisplay:
         x = np.arange(len(self.labels))
         ours = np.array([self.ours[c] for c in self.labels])
         series = []
+        pap = None
         if self.paper is not None:
             pap = np.array([self.paper.get(c, np.nan) for c in self.labels], dtype=float)
             series.append((pap, self.paper_source, "#999999", -width / 2))
             series.append((ours, self.ours_source, "#1f77b4", width / 2))
         else:
             series.append((ours, self.ours_source, "#1f77b4", 0.0))
+        # without per-class paper values the paper's overall number is drawn as a line instead of bars
+        paper_bars = pap is not None and bool(np.isfinite(pap).any())
         self.bars_ = []
         for vals, label, color, off in series:
-            if label == self.paper_source and not np.isfinite(vals).any():
-                continue  # no per-class paper values: the overall number is drawn as a line below
+            if vals is pap and not paper_bars:
+                continue
             b = ax.bar(x + off, np.nan_to_num(vals), width, label=label, color=color)
             ax.bar_label(b, labels=["" if not np.isfinite(v) else f"{v:.1f}" for v in vals], fontsize=7)
             self.bars_.append(b)
-        if self.paper_mean is not None and (self.paper is None or not any(
-                self.paper.get(c) is not None for c in self.labels)):
+        if self.paper_mean is not None and not paper_bars:
             ax.axhline(self.paper_mean, ls="--", color="#666666",
                        label=f"{self.paper_source}: overall {self.paper_mean:.2f}")
         ax.axhline(float(np.nanmean(ours)), ls=":", color="#1f77b4", lw=1)
