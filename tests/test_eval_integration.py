@@ -64,7 +64,7 @@ def test_2d_protocol_reads_the_frontal_images(synth_root):
 
 
 @pytest.mark.slow
-def test_cli_train_2d_protocol_in_local_processes(synth_root, tmp_path):
+def test_cli_train_2d_protocol_in_local_processes(synth_root, tmp_path, capsys):
     _need("ferbench.models", "create_model")
     from ferbench.cli import main
 
@@ -75,6 +75,9 @@ def test_cli_train_2d_protocol_in_local_processes(synth_root, tmp_path):
     (out,) = tmp_path.iterdir()
     res = json.loads((out / "results.json").read_text())
     assert res["complete"] and res["n_splits"] == 2 and res["synthetic"]
+    printed = capsys.readouterr().out       # the accuracy with its interval and p-value against chance
+    n = res["chance_test"]["n"]
+    assert f"(synthetic) on {n} held-out scans" in printed and "binomial p = " in printed
     assert main(["evaluate", str(out), "--no-progress"]) == 0
 
 
@@ -96,6 +99,7 @@ def test_load_fold_model_gives_the_fold_that_evaluate_scored(tmp_path):
     fm = load_fold_model(res, fold=1, device="cpu")
     splits = json.loads((res / "splits.json").read_text())["splits"]
     assert fm.test == splits[1]["test"] and fm.train == splits[1]["train"]
+    assert fm.classes == ["anger", "disgust", "fear", "happiness", "sadness", "surprise"]
     subj = {fm.records[i]["subject"] for i in fm.test}
     assert subj.isdisjoint({fm.records[i]["subject"] for i in fm.train})
     x, y = fm.inputs(fm.test)
@@ -106,3 +110,32 @@ def test_load_fold_model_gives_the_fold_that_evaluate_scored(tmp_path):
     assert pred.tolist() == [int(p) for p in saved]
     with pytest.raises(FerbenchError, match="fold 7"):
         load_fold_model(res, fold=7)
+
+    # the linear-probe baseline reads the same fold: same subjects, same cached inputs
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ferbench.eval.commands import linear_probe
+
+    n_ch = sum(c for _, c in fm.model.inputs)
+    probe = linear_probe(res, fold=1)
+    assert (probe["n_train"], probe["n_test"], probe["n_features"]) == (len(fm.train), len(fm.test), n_ch * 32 * 32)
+    xtr, ytr = fm.inputs(fm.train)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000)).fit(xtr.reshape(len(ytr), -1), ytr)
+    assert probe["accuracy"] == pytest.approx(clf.score(x.reshape(len(y), -1).numpy(), y))
+    assert probe["chance_test"]["n"] == len(fm.test)
+    small = linear_probe(res, fold=1, max_pixels=64)                    # 32 px -> 8 x 8 blocks of 4 x 4
+    assert small["n_features"] == n_ch * 64
+
+    # max_splits: only the first split is trained, and the results say so
+    one = train("cmcnn", "bu3dfe_p1_paper", root, tmp_path / "one", epochs=1, folds=2, size=32, seed=0,
+                progress=False, workers=0, max_splits=1)
+    r1 = json.loads((one / "results.json").read_text())
+    assert r1["n_splits_done"] == 1 and r1["protocol_meta"]["splits_run"] == "first 1 of 2"
+    assert sorted(p.name for p in (one / "folds").iterdir()) == ["r00_f00.json"]
+    assert [s.split("/")[-1] for s in r1["folds"][0]["test_subjects"]] == sorted(
+        {fm.records[i]["subject"] for i in splits[0]["test"]})
+    with pytest.raises(FerbenchError, match="max_splits"):
+        train("cmcnn", "bu3dfe_p1_paper", root, tmp_path / "zero", epochs=1, folds=2, size=32, progress=False,
+              workers=0, max_splits=0)

@@ -236,6 +236,25 @@ def test_metrics_on_hand_made_predictions():
     assert len(EXPRESSIONS) == 6
 
 
+def test_chance_test_exact_binomial_tail_and_wilson_interval():
+    from math import comb, sqrt
+
+    n, k, q = 24, 9, 1 / 6
+    t = metrics.chance_test(k, n, q)
+    tail = sum(comb(n, x) * q ** x * (1 - q) ** (n - x) for x in range(k, n + 1))
+    assert t["p_value"] == pytest.approx(tail, rel=1e-10) and 0.01 < tail < 0.02
+    z, ph = 1.959963984540054, k / n
+    centre = (ph + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * sqrt(ph * (1 - ph) / n + z * z / (4 * n * n))
+    np.testing.assert_allclose(t["ci95"], [centre - half, centre + half], rtol=1e-10)
+    assert t["accuracy"] == pytest.approx(0.375) and t["n"] == 24
+    assert metrics.chance_test(4, 24, q)["p_value"] > 0.4            # chance-level: no evidence
+    assert metrics.chance_test(0, 10, q)["p_value"] == pytest.approx(1.0)
+    assert np.isnan(metrics.chance_test(0, 0, q)["p_value"])
+    with pytest.raises(ValueError):
+        metrics.chance_test(5, 4, q)
+
+
 def test_svm_sessions_on_separable_and_random_features():
     from ferbench.eval.sessions import svm_sessions
 

@@ -153,6 +153,11 @@ def test_results_folder_layout_and_contents(small_index, tmp_path):
     assert res["classes"] == list(ps.classes) and res["protocol"] == "bu3dfe_setting1_720"
     cm = np.array(res["confusion"])
     assert cm.shape == (6, 6) and cm.sum() == 2 * len(ps.records)  # every sample tested once per round
+    ct = res["chance_test"]                          # first round only: each scan counted once
+    assert ct["n"] == len(ps.records) and ct["scope"] == "first round"
+    first = [f for f in res["folds"] if f["round"] == 0]
+    assert ct["accuracy"] == pytest.approx(sum(f["accuracy"] * f["n_test"] for f in first) / len(ps.records))
+    assert ct["ci95"][0] <= ct["accuracy"] <= ct["ci95"][1] and 0 <= ct["p_value"] <= 1
     rows = _predictions(out)
     assert len(rows) == 1 + 2 * len(ps.records)
     header = next(r for r in rows if r[0] == "round")

@@ -123,7 +123,8 @@ def _fake_results(folder, paper="dfcnn"):
     conf = (np.eye(6) * 6 + rng.integers(0, 3, size=(6, 6))).astype(int)
     res = {"label": "synthetic", "synthetic": True, "model": paper, "paper": paper, "protocol": "bu3dfe_subset2_cv10",
            "classes": classes, "confusion": conf.tolist(), "accuracy_pooled": float(np.trace(conf) / conf.sum()),
-           "n_splits_done": 2, "init_note": "random initialisation"}
+           "n_splits_done": 2, "init_note": "random initialisation",
+           "chance_test": {"accuracy": 0.45, "n": 40, "ci95": [0.3, 0.6], "p_value": 1.5e-5, "scope": "first round"}}
     (folder / "results.json").write_text(json.dumps(res))
     return conf
 
@@ -139,6 +140,7 @@ def test_results_panel_compares_with_paper(tmp_path):
     v = panel.view
     assert v.confusion.paper is not None and "Table IV" in v.confusion.paper_source
     assert "synthetic" in v.confusion.ours_source and "synthetic" in panel.summary.value
+    assert "40 scans of the first round: 95 % CI 30.0-60.0 %, p = 1.5e-05" in panel.summary.value
     expected = 100 * conf[0, 0] / conf[0].sum()
     assert v.accuracy.ours["anger"] == pytest.approx(expected)
     assert v.accuracy.paper["anger"] == pytest.approx(82.08)

@@ -11,7 +11,8 @@ def test_manifest_is_valid_and_registered():
     npe2 = pytest.importorskip("npe2")
     pm = npe2.PluginManifest.from_distribution("ferbench")
     assert {c.id for c in pm.contributions.commands} == {"ferbench.get_reader", "ferbench.sample_face",
-                                                          "ferbench.attribute_maps_widget", "ferbench.gemax_tau_widget"}
+                                                          "ferbench.attribute_maps_widget", "ferbench.gemax_tau_widget",
+                                                          "ferbench.explain_widget"}
     assert pm.contributions.sample_data[0].key == "synthetic_face"
 
 

@@ -1,4 +1,5 @@
-"""The napari dock widgets (attribute maps, GEMax tau) in a real viewer (Xvfb), against ferbench's public API."""
+"""The napari dock widgets (attribute maps, GEMax tau, explain) in a real viewer (Xvfb), against ferbench's
+public API."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,8 @@ import pytest
 from ferbench_napari import tasks
 
 MANIFEST = Path(tasks.__file__).with_name("napari.yaml")
-WIDGETS = {"ferbench.attribute_maps_widget": "Attribute maps", "ferbench.gemax_tau_widget": "GEMax tau"}
+WIDGETS = {"ferbench.attribute_maps_widget": "Attribute maps", "ferbench.gemax_tau_widget": "GEMax tau",
+           "ferbench.explain_widget": "Explain"}
 TIMEOUT_MS = 120_000   # the machine is shared; the work itself takes well under a second
 
 
@@ -161,3 +163,80 @@ def test_gemax_tau_widget_matches_the_public_gemax_map(make_napari_viewer, qtbot
     settle(20)
     np.testing.assert_array_equal(viewer.layers[layer_name].data, gemax_map(grid.z, tau=20, mask=grid.mask)[0])
     assert widget._preset.value == 20
+
+
+# ------------------------------------------------------------------------------------ explaining a trained fold
+
+@pytest.fixture(scope="module")
+def trained_fold(tmp_path_factory):
+    """A CM-CNN trained for one epoch on 4 synthetic subjects (2 subject folds, 32 px)."""
+    from ferbench.eval.commands import train
+    from ferbench.synth import generate_dataset
+
+    tasks.block_late_triton_import()   # training imports torch._dynamo -> triton: segfault after Mesa's GL
+    root = tmp_path_factory.mktemp("explain")
+    generate_dataset(root / "data", n_subjects=4, seed=2, layouts=("bu3dfe",), progress=False)
+    return train("cmcnn", "bu3dfe_p1_paper", root / "data", root / "res", epochs=1, folds=2, size=32, seed=0,
+                 progress=False, workers=0)
+
+
+def test_explain_view_gives_the_folds_prediction_and_heat_maps(trained_fold):
+    import json
+
+    from ferbench.errors import FerbenchError
+
+    saved = json.loads((trained_fold / "folds" / "r00_f01.json").read_text())
+    view = tasks.explain_view(trained_fold, fold=1, index=2, method="gradcam")
+    rec_idx = saved["test"][2]
+    assert view.record["path"] == json.loads((trained_fold / "splits.json").read_text())["records"][rec_idx]["path"]
+    assert view.classes.index(view.predicted_class) == int(saved["pred"][2])       # the same prediction as training
+    np.testing.assert_allclose(view.probabilities, saved["probabilities"][2], atol=1e-5)
+    assert view.n_test == len(saved["test"]) and view.synthetic
+    assert set(view.inputs) == {"gray", "lbp", "depth"} and all(a.shape == (32, 32) for a in view.inputs.values())
+    pairs = {f"{a}_{b}" for a in ("gray", "lbp", "depth") for b in ("gray", "lbp", "depth") if a != b}
+    assert set(view.heatmaps) == {"gradcam gray", "gradcam lbp", "gradcam depth"} | {f"attention {p}" for p in pairs}
+    for h in view.heatmaps.values():
+        assert h.shape == (32, 32) and 0.0 <= h.min() and h.max() <= 1.0 + 1e-6
+    names = [kw["name"] for _, kw, _ in view.layers()]
+    assert names[0] == "input gray [fold 2] (synthetic)" and len(names) == 3 + 3 + 6 and len(set(names)) == 12
+    assert "held-out scan 3/" in view.text() and f"predicted {view.predicted_class}" in view.text()
+    sal = tasks.explain_view(trained_fold, fold=1, index=2, method="saliency")
+    assert list(sal.heatmaps)[0] == "saliency" and len(sal.heatmaps) == 7
+    assert sal.predicted_class == view.predicted_class
+    with pytest.raises(FerbenchError, match="out of range"):
+        tasks.explain_view(trained_fold, fold=1, index=view.n_test)
+    with pytest.raises(FerbenchError, match="unknown method"):
+        tasks.explain_view(trained_fold, fold=1, method="magic")
+
+
+@pytest.mark.napari
+def test_explain_widget_adds_inputs_and_heat_maps(make_napari_viewer, qtbot, trained_fold, monkeypatch):
+    pytest.importorskip("napari")
+    from ferbench_napari._qt import widgets as W
+
+    errors: list[str] = []
+    monkeypatch.setattr(W, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("ferbench", "Explain")
+    widget._folder.value = str(trained_fold)
+    widget._fold.value = 2
+    widget._index.value = 3
+    assert widget.explain() is not None
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    assert not errors and widget.view is not None and widget.status == widget.view.text()
+    for data, kw, _ in widget.view.layers():
+        layer = viewer.layers[kw["name"]]
+        np.testing.assert_array_equal(layer.data, data)
+    n_layers = len(viewer.layers)
+    widget.explain()                                  # again: layers updated in place
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    assert len(viewer.layers) == n_layers
+
+    widget._index.value = 10_000                      # out of range: one line, no new layer
+    widget.explain()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    assert len(errors) == 1 and "\n" not in errors[0] and "out of range" in errors[0]
+    assert errors[0].startswith("ferbench: cannot explain held-out scan 10000 of fold 2")
+    assert len(viewer.layers) == n_layers
+    widget._folder.value = str(trained_fold / "missing")
+    assert widget.explain() is None and "choose a results folder" in errors[-1]

@@ -138,8 +138,13 @@ def summary_text(res: dict) -> str:
     acc = res.get("accuracy_pooled", res.get("accuracy"))
     acc_s = f"{100 * float(acc):.1f} %" if acc is not None else "n/a"
     n_cls = len(res.get("classes") or []) or 6
+    ct = res.get("chance_test") or {}
+    evidence = ""
+    if ct.get("n"):
+        lo, hi = ct["ci95"]
+        evidence = f"; {ct['n']} scans of the first round: 95 % CI {100 * lo:.1f}-{100 * hi:.1f} %, p = {ct['p_value']:.2g}"
     return (f"ferbench, {label} data: {res.get('model')} under {res.get('protocol')}: pooled accuracy {acc_s} "
-            f"on held-out subjects ({res.get('n_splits_done', '?')} split(s); chance {100 / n_cls:.1f} %; "
+            f"on held-out subjects ({res.get('n_splits_done', '?')} split(s); chance {100 / n_cls:.1f} %{evidence}; "
             f"{res.get('init_note', 'random initialisation')})")
 
 

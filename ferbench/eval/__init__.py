@@ -5,7 +5,8 @@
 * :mod:`ferbench.eval.data` - records -> stacked model inputs, cached on disk.
 * :mod:`ferbench.eval.training` - ``fit`` / ``predict`` with resumable checkpoints.
 * :mod:`ferbench.eval.runner` - rounds x folds through any Executor; results folder layout.
-* :mod:`ferbench.eval.commands` - ``train`` / ``evaluate`` behind the command line; ``load_fold_model``.
+* :mod:`ferbench.eval.commands` - ``train`` / ``evaluate`` behind the command line; ``load_fold_model``;
+  ``linear_probe`` (a logistic-regression baseline on a fold's raw inputs).
 * :mod:`ferbench.eval.metrics` - accuracy, per-class accuracy, confusion matrices.
 
 Heavy packages (torch, sklearn) are imported inside the functions that need them.
@@ -20,7 +21,7 @@ from ferbench.eval.protocols import (PROTOCOLS, LeakWarning, ProtocolSplits, Spl
 def __getattr__(name: str):
     lazy = {"train": "commands", "evaluate": "commands", "run_protocol": "runner", "fit": "training",
             "predict": "training", "TrainConfig": "training", "MapCache": "data", "precompute": "data",
-            "load_fold_model": "commands", "FoldModel": "commands"}
+            "load_fold_model": "commands", "FoldModel": "commands", "linear_probe": "commands"}
     if name in lazy:
         import importlib
 
@@ -30,4 +31,4 @@ def __getattr__(name: str):
 
 __all__ = ["PROTOCOLS", "LeakWarning", "ProtocolSplits", "Split", "check_subject_disjoint", "leaky_sample_split",
            "list_protocols", "make_splits", "pi_sessions", "accuracy", "confusion_matrix", "per_class_accuracy",
-           "train", "evaluate", "load_fold_model", "FoldModel", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]
+           "train", "evaluate", "load_fold_model", "FoldModel", "linear_probe", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]

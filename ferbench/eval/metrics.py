@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = ["confusion_matrix", "accuracy", "per_class_accuracy", "mean_per_class_accuracy",
-           "row_normalised", "mean_row_normalised", "summarise"]
+           "row_normalised", "mean_row_normalised", "summarise", "chance_test"]
 
 
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
@@ -67,3 +67,38 @@ def summarise(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> d
             "per_class_accuracy": [None if np.isnan(v) else float(v) for v in pca],
             "mean_per_class_accuracy": mean_per_class_accuracy(cm) if cm.sum() else float("nan"),
             "confusion": cm.tolist()}
+
+
+def chance_test(n_correct: int, n: int, chance: float) -> dict:
+    """Is an accuracy above chance? Wilson 95 % interval and a one-sided exact binomial test.
+
+    Each held-out scan must be counted once (one round of a cross-validation), so that the
+    ``n`` predictions are independent trials.
+
+    Parameters
+    ----------
+    n_correct, n
+        Correct predictions and predictions.
+    chance
+        Accuracy of guessing (``1 / n_classes``).
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``n``, ``ci95`` (low, high) and ``p_value`` (P[X >= n_correct] for
+        X ~ Binomial(n, chance)); nan entries for ``n = 0``.
+    """
+    from scipy.stats import binomtest
+
+    n_correct, n = int(n_correct), int(n)
+    if not 0 <= n_correct <= n:
+        raise ValueError(f"need 0 <= n_correct <= n, got {n_correct} of {n}")
+    if not 0.0 < chance < 1.0:
+        raise ValueError(f"chance must lie in (0, 1), got {chance}")
+    if n == 0:
+        nan = float("nan")
+        return {"accuracy": nan, "n": 0, "ci95": [nan, nan], "p_value": nan}
+    t = binomtest(n_correct, n, chance, alternative="greater")
+    # the interval is two-sided (the one-sided test's own interval would end at 1)
+    ci = binomtest(n_correct, n, chance).proportion_ci(confidence_level=0.95, method="wilson")
+    return {"accuracy": n_correct / n, "n": n, "ci95": [float(ci.low), float(ci.high)], "p_value": float(t.pvalue)}

@@ -298,10 +298,29 @@ def _fmt(v: float | None, synthetic: bool) -> str:
     return f"{100 * v:.2f} %" + (" (synthetic)" if synthetic else "")
 
 
+def results_summary(results: dict[str, Any]) -> str:
+    """One line: pooled accuracy, held-out count, 95 % interval, chance and the p-value against it.
+
+    ``results`` is a results.json dict written by :func:`aggregate` (older ones without a
+    ``chance_test`` give the accuracy only).
+    """
+    synthetic = bool(results.get("synthetic"))
+    acc = results.get("accuracy_pooled", results.get("accuracy"))
+    text = f"pooled accuracy {_fmt(acc, synthetic)}"
+    ct = results.get("chance_test")
+    if ct and ct.get("n"):
+        lo, hi = ct["ci95"]
+        p = ct["p_value"]
+        text += (f" on {ct['n']} held-out scans ({ct.get('scope', 'first round')}: 95 % CI "
+                 f"{100 * lo:.1f}-{100 * hi:.1f} %, chance {100 * results.get('chance', 0):.1f} %, "
+                 f"one-sided binomial p = {p:.2g})")
+    return text
+
+
 def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", paper: str = "",
               data_dir: str | None = None, extra_timings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Combine ``folds/*.json`` into results.json and predictions.csv (also for a partial run)."""
-    from ferbench.eval.metrics import confusion_matrix, mean_row_normalised, per_class_accuracy
+    from ferbench.eval.metrics import chance_test, confusion_matrix, mean_row_normalised, per_class_accuracy
 
     out = Path(out)
     k = ps.n_classes
@@ -310,6 +329,7 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
     synthetic = any(synthetic_flags)
     label = "synthetic" if synthetic else "real"
     fold_rows, cms, all_t, all_p = [], [], [], []
+    first_round_hits = [0, 0]            # correct, n over the first round: each scan tested once
     pred_rows = []
     timings = {"train_seconds": 0.0, "predict_seconds": 0.0, "train_images": 0, "predict_images": 0}
     for s in ps.splits:
@@ -326,6 +346,9 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
         all_t.append(y)
         all_p.append(p)
         acc = float(np.mean(y == p)) if len(y) else float("nan")
+        if s.round == ps.splits[0].round:
+            first_round_hits[0] += int(np.sum(y == p))
+            first_round_hits[1] += int(len(y))
         fold_rows.append({"round": s.round, "fold": s.fold, "n_train": len(res["train"]), "n_test": int(len(te)),
                           "test_subjects": sorted({groups[i] for i in te}), "accuracy": acc,
                           "accuracy_text": _fmt(acc, synthetic), "epochs": res["epochs_done"],
@@ -369,6 +392,8 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
         "accuracy_round_std": float(np.std(round_means)) if round_means else None,
         "accuracy_text": f"{_fmt(mean_acc, synthetic)} mean over {n_done} split(s)",
         "chance": 1.0 / k,
+        # is the accuracy above chance at all? (first round only, so that the trials are independent)
+        "chance_test": dict(chance_test(first_round_hits[0], first_round_hits[1], 1.0 / k), scope="first round"),
         "per_class_accuracy": {c: (None if np.isnan(v) else float(v)) for c, v in zip(ps.classes, pca)},
         "per_class_accuracy_text": {c: _fmt(None if np.isnan(v) else float(v), synthetic)
                                     for c, v in zip(ps.classes, pca)},

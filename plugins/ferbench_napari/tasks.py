@@ -31,7 +31,8 @@ __all__ = [
     "SCAN_KEY", "SOURCE_KEY", "GEMAX_K", "GEMAX_N", "TAU_MIN", "TAU_PRESETS", "PAPER_ENTROPY_TABLE",
     "scan_name", "scan_title", "has_scan", "scan_from_layer", "map_layer_name", "map_layer_tuple",
     "iter_attribute_maps", "attribute_map_layers", "one_line_error", "paper_entropy", "GEMaxView",
-    "gemax_view", "gemax_layer_name", "entropy_text",
+    "gemax_view", "gemax_layer_name", "entropy_text", "EXPLAIN_METHODS", "ExplainView", "explain_view",
+    "block_late_triton_import",
 ]
 
 SCAN_KEY = "ferbench_scan"
@@ -287,3 +288,189 @@ def entropy_text(tau: int, entropy: float, synthetic: bool, paper: Any | None, s
     ours = f"τ = {int(tau)}: entropy {entropy:.3f} bits (ferbench{', synthetic' if synthetic else ''})"
     theirs = f"paper {paper} bits ({source})" if paper is not None else f"paper: no value for this τ ({source})"
     return f"{ours} | {theirs}"
+
+
+# ------------------------------------------------------------------------------------ explaining a trained fold
+
+EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "hirescam", "gradcam++", "saliency")
+"""Heat-map methods of the Explain widget: pytorch-grad-cam methods per input modality, or the plain
+input-gradient saliency (:func:`ferbench.explain.gradient_saliency`) summed over all inputs."""
+
+
+@dataclass
+class ExplainView:
+    """One held-out scan of a trained fold: the model's inputs, its prediction and heat maps.
+
+    Attributes
+    ----------
+    results, fold
+        The results folder and split (0-based) the model comes from.
+    index, n_test
+        Position of the scan among the fold's held-out scans, and their number.
+    record
+        The scan's record (``path``, ``subject``, ``expression``, ...; see ``splits.json``).
+    classes
+        Class names in label order.
+    true_class, predicted_class
+        Class names.
+    probabilities
+        Softmax of the logits, in label order.
+    inputs
+        Input name -> the model's input map as displayed ((H, W) or (H, W, 3), values as cached).
+    heatmaps
+        Name -> (H, W) heat map in [0, 1] at the input resolution (``"<method> <modality>"``,
+        ``"saliency"``, ``"attention <name>"``).
+    method
+        The heat-map method.
+    synthetic
+        True when the scan is synthetic.
+    """
+
+    results: str
+    fold: int
+    index: int
+    n_test: int
+    record: dict[str, Any]
+    classes: list[str]
+    true_class: str
+    predicted_class: str
+    probabilities: np.ndarray
+    inputs: dict[str, np.ndarray]
+    heatmaps: dict[str, np.ndarray]
+    method: str
+    synthetic: bool
+
+    @property
+    def title(self) -> str:
+        """Short name of the scan: its file name plus ``" (synthetic)"`` for synthetic data."""
+        return os.path.basename(str(self.record.get("path", "scan"))) + _synthetic_suffix(self.synthetic)
+
+    def text(self) -> str:
+        """One line: held-out scan i/n of fold f, true and predicted class with its probability."""
+        p = float(self.probabilities[self.classes.index(self.predicted_class)])
+        verdict = "correct" if self.true_class == self.predicted_class else "wrong"
+        return (f"{self.title}: held-out scan {self.index + 1}/{self.n_test} of fold {self.fold + 1} "
+                f"(subject {self.record.get('subject', '?')}); true {self.true_class}, predicted "
+                f"{self.predicted_class} (p = {p:.2f}, {verdict}); heat maps: {self.method}")
+
+    def layers(self) -> list[tuple[np.ndarray, dict, str]]:
+        """napari Image-layer tuples: the inputs (gray / RGB), then the heat maps (inferno, additive)."""
+        out = []
+        fold, synth = f"[fold {self.fold + 1}]", _synthetic_suffix(self.synthetic)
+        md = {"synthetic": self.synthetic, SOURCE_KEY: self.record.get("path"), "ferbench_results": self.results}
+        for name, data in self.inputs.items():
+            rgb = data.ndim == 3
+            kw = {"name": f"input {name} {fold}{synth}", "rgb": rgb, "metadata": dict(md, ferbench_input=name)}
+            if not rgb:
+                kw["colormap"] = "gray"
+            out.append((data, kw, "image"))
+        for name, data in self.heatmaps.items():
+            out.append((data, {"name": f"{name} {fold}{synth}", "colormap": "inferno", "blending": "additive",
+                               "opacity": 0.6, "contrast_limits": (0.0, 1.0),
+                               "metadata": dict(md, ferbench_heatmap=name)}, "image"))
+        return out
+
+
+def block_late_triton_import() -> bool:
+    """Keep ``triton`` from loading into a process whose OpenGL driver already loaded LLVM.
+
+    Importing torchvision (or anything that imports ``torch._dynamo``) imports ``triton``, whose
+    ``libtriton`` carries its own LLVM; loaded after Mesa's OpenGL driver (llvmpipe, radeonsi: napari
+    under Xvfb or on Intel / AMD desktops) it crashes the process with a segmentation fault. The plugin
+    never compiles kernels, so where ``triton`` is not loaded yet this makes ``import triton`` raise
+    ImportError, which torch treats as "triton not installed" (``torch.compile`` with the inductor
+    backend is then unavailable in this process). Set ``FERBENCH_ALLOW_TRITON=1`` to opt out.
+
+    Returns
+    -------
+    bool
+        True when the import is now blocked.
+    """
+    import sys
+
+    if os.environ.get("FERBENCH_ALLOW_TRITON") == "1":
+        return False
+    if "triton" not in sys.modules:
+        sys.modules["triton"] = None  # type: ignore[assignment]  # import -> ImportError
+    return sys.modules.get("triton") is None
+
+
+def explain_view(results: str | os.PathLike, fold: int = 0, index: int = 0, method: str = "gradcam", *,
+                 device: str | None = "cpu") -> ExplainView:
+    """Explain one held-out scan of a trained fold (``ferbench train`` / ``ferbench demo`` results).
+
+    Loads the fold with :func:`ferbench.eval.load_fold_model`, reads the scan's inputs from the run's map
+    cache, predicts, and computes heat maps for the predicted class: per input modality with
+    :func:`ferbench.explain.cam_maps_per_modality` (Grad-CAM family) or the input-gradient saliency, plus
+    the model's own attention maps where it has them (:func:`ferbench.explain.attention_maps`).
+
+    Parameters
+    ----------
+    results
+        A results folder (``<model>__<protocol>__seed<seed>``).
+    fold
+        Split (0-based) of the first round.
+    index
+        Which held-out scan of the fold (0-based, in record order).
+    method
+        One of :data:`EXPLAIN_METHODS`.
+    device
+        Torch device (CPU by default: one scan is quick and the viewer keeps the GPU free).
+
+    Returns
+    -------
+    ExplainView
+
+    Raises
+    ------
+    ferbench.errors.FerbenchError
+        Not a results folder, fold not trained, ``index`` out of range, or an unknown method.
+    """
+    block_late_triton_import()      # before torch / torchvision: see its docstring (napari + Mesa segfault)
+    import torch
+
+    from ferbench.errors import FerbenchError
+    from ferbench.eval.commands import load_fold_model
+    from ferbench.explain import attention_maps, cam_maps_per_modality, gradient_saliency
+    from ferbench.explain.attention import has_attention
+
+    if method not in EXPLAIN_METHODS:
+        raise FerbenchError(f"unknown method {method!r}; expected one of {', '.join(EXPLAIN_METHODS)}")
+    fm = load_fold_model(results, int(fold), device=device)
+    n_test = len(fm.test)
+    if not 0 <= int(index) < n_test:
+        raise FerbenchError(f"{results}: fold {int(fold) + 1} has {n_test} held-out scans; index {int(index)} "
+                            f"is out of range")
+    rec_idx = fm.test[int(index)]
+    x, y = fm.inputs([rec_idx])
+    dev = next(fm.model.parameters()).device
+    x = x.to(dev)
+    with torch.no_grad():
+        out = fm.model(x)
+        logits = out["logits"] if isinstance(out, dict) else out
+        probs = torch.softmax(logits.float(), 1)[0].cpu().numpy()
+    pred = int(probs.argmax())
+    classes = fm.classes or [str(i) for i in range(len(probs))]
+
+    inputs: dict[str, np.ndarray] = {}
+    start = 0
+    arr = x[0].detach().cpu().numpy()
+    for name, ch in fm.model.inputs:
+        block = arr[start:start + int(ch)]
+        inputs[name] = block.transpose(1, 2, 0) if int(ch) == 3 else block[0] if int(ch) == 1 else block.mean(0)
+        start += int(ch)
+
+    heat: dict[str, np.ndarray] = {}
+    if method == "saliency":
+        heat["saliency"] = gradient_saliency(fm.model, x, [pred])[0]
+    else:
+        for modality, m in cam_maps_per_modality(fm.model, x, method, [pred]).items():
+            heat[f"{method} {modality}"] = np.asarray(m)[0]
+    if has_attention(fm.model):
+        for name, a in attention_maps(fm.model, x).items():
+            heat[f"attention {name}"] = np.asarray(a)[0]
+    rec = dict(fm.records[rec_idx])
+    return ExplainView(results=str(results), fold=int(fold), index=int(index), n_test=n_test, record=rec,
+                       classes=list(classes), true_class=classes[int(y[0])], predicted_class=classes[pred],
+                       probabilities=probs, inputs=inputs, heatmaps=heat, method=method,
+                       synthetic=bool(rec.get("synthetic", False)))

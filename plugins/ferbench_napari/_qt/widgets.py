@@ -1,4 +1,4 @@
-"""napari dock widgets: attribute maps of a scan, and GEMax with a tau slider.
+"""napari dock widgets: attribute maps of a scan, GEMax with a tau slider, and explaining a trained fold.
 
 Each widget only gathers inputs, runs a function of :mod:`ferbench_napari.tasks` (itself a composition of
 public ferbench functions) in a :func:`napari.qt.threading.create_worker` thread, and shows the result as
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Slider, SpinBox
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, Select, Slider, SpinBox
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 
@@ -17,7 +17,7 @@ from ferbench_napari import tasks
 if TYPE_CHECKING:  # pragma: no cover
     import napari
 
-__all__ = ["AttributeMapsWidget", "GEMaxTauWidget"]
+__all__ = ["AttributeMapsWidget", "GEMaxTauWidget", "ExplainWidget"]
 
 
 def _is_scan_layer(layer: Any) -> bool:
@@ -26,31 +26,33 @@ def _is_scan_layer(layer: Any) -> bool:
     return isinstance(layer, Surface) and tasks.has_scan(layer)
 
 
-class _ScanLayerWidget(Container):
-    """Base: a combo box of the viewer's ferbench Surface layers, following the active layer."""
+class _ViewerWidget(Container):
+    """Base: the viewer, a status line (appended last by subclasses), errors, layers updated in place."""
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._viewer = napari_viewer
-        self._layer_combo = ComboBox(label="scan", choices=self._scan_layer_choices, nullable=True,
-                                     tooltip="a Surface layer opened by the ferbench reader or sample")
-        self._message = Label(value="")       # status / result line, appended last by subclasses
+        self._message = Label(value="")
         self._message.native.setWordWrap(True)
-        self.append(self._layer_combo)
 
-    def _scan_layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
-        return [(layer.name, layer) for layer in self._viewer.layers if _is_scan_layer(layer)]
+    @property
+    def status(self) -> str:
+        """The widget's status line."""
+        return str(self._message.value)
 
-    def reset_choices(self, *_: Any) -> None:
-        """Refresh the layer list (napari calls this on layer changes); prefer the active layer."""
-        super().reset_choices()
-        active = self._viewer.layers.selection.active
-        if active is not None and _is_scan_layer(active) and self._layer_combo.value != active:
-            self._layer_combo.value = active
-        elif self._layer_combo.value is None:
-            first = next((c for c in self._layer_combo.choices if c is not None), None)
-            if first is not None:
-                self._layer_combo.value = first
+    def _run_once(self, button: PushButton, fn: Any, *args: Any, progress: dict, connect: dict) -> Any:
+        """Run ``fn(*args)`` in a worker with ``button`` disabled until it finishes; keep it in ``self.worker``."""
+
+        def on_finish() -> None:
+            self.worker = None
+            button.enabled = True
+
+        button.enabled = False
+        self.worker = create_worker(fn, *args, _progress=progress, _connect=dict(connect, finished=on_finish),
+                                    _start_thread=False)
+        worker = self.worker
+        worker.start()
+        return worker
 
     def _fail(self, message: str) -> None:
         """Show a one-line error in the widget and as a napari notification."""
@@ -67,6 +69,29 @@ class _ScanLayerWidget(Container):
             return layer
         return getattr(self._viewer, f"add_{kind}")(data, **kwargs)
 
+
+class _ScanLayerWidget(_ViewerWidget):
+    """Base: a combo box of the viewer's ferbench Surface layers, following the active layer."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer", **kwargs: Any) -> None:
+        super().__init__(napari_viewer, **kwargs)
+        self._layer_combo = ComboBox(label="scan", choices=self._scan_layer_choices, nullable=True,
+                                     tooltip="a Surface layer opened by the ferbench reader or sample")
+        self.append(self._layer_combo)
+
+    def _scan_layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self._viewer.layers if _is_scan_layer(layer)]
+
+    def reset_choices(self, *_: Any) -> None:
+        """Refresh the layer list (napari calls this on layer changes); prefer the active layer."""
+        super().reset_choices()
+        active = self._viewer.layers.selection.active
+        if active is not None and _is_scan_layer(active) and self._layer_combo.value != active:
+            self._layer_combo.value = active
+        elif self._layer_combo.value is None:
+            first = next((c for c in self._layer_combo.choices if c is not None), None)
+            if first is not None:
+                self._layer_combo.value = first
 
 class AttributeMapsWidget(_ScanLayerWidget):
     """Compute attribute maps of the selected scan (:func:`ferbench.maps.compute_maps`) as Image layers.
@@ -94,11 +119,6 @@ class AttributeMapsWidget(_ScanLayerWidget):
         self.extend([self._maps, self._size, self._run, self._status])
         self._run.changed.connect(self.compute)
         self.reset_choices()
-
-    @property
-    def status(self) -> str:
-        """The widget's status line."""
-        return str(self._status.value)
 
     def compute(self, *_: Any) -> Any:
         """Start computing the chosen maps of the chosen scan; returns the worker (or None on bad input)."""
@@ -135,20 +155,10 @@ class AttributeMapsWidget(_ScanLayerWidget):
         def on_error(exc: BaseException) -> None:
             self._fail(tasks.one_line_error("compute maps of", title, exc))
 
-        def on_finish() -> None:
-            self.worker = None
-            self._run.enabled = True
-
-        self._run.enabled = False
         self._status.value = f"{title}: preprocessing..."
-        self.worker = create_worker(tasks.iter_attribute_maps, scan, names, int(self._size.value),
-                                    _progress={"total": total, "desc": f"ferbench maps: {title}"},
-                                    _connect={"yielded": on_yield, "returned": on_return, "errored": on_error,
-                                              "finished": on_finish},
-                                    _start_thread=False)
-        worker = self.worker
-        worker.start()
-        return worker
+        return self._run_once(self._run, tasks.iter_attribute_maps, scan, names, int(self._size.value),
+                              progress={"total": total, "desc": f"ferbench maps: {title}"},
+                              connect={"yielded": on_yield, "returned": on_return, "errored": on_error})
 
 
 class GEMaxTauWidget(_ScanLayerWidget):
@@ -269,3 +279,65 @@ class GEMaxTauWidget(_ScanLayerWidget):
                                      _connect={"returned": on_return, "errored": on_error, "finished": on_finish},
                                      _start_thread=False)
         self._worker.start()
+
+
+class ExplainWidget(_ViewerWidget):
+    """Explain a held-out scan of a trained fold: the model's inputs, its prediction and heat maps.
+
+    Pick a results folder written by ``ferbench train`` or ``ferbench demo`` (``<model>__<protocol>__seed<n>``),
+    a fold, a held-out scan and a method; :func:`ferbench_napari.tasks.explain_view` runs in a worker and
+    its inputs and heat maps (Grad-CAM family per modality or input-gradient saliency, plus the model's
+    attention maps) appear as Image layers, updated in place on the next run.
+
+    Parameters
+    ----------
+    napari_viewer
+        The viewer (injected by napari).
+
+    Attributes
+    ----------
+    view
+        The last :class:`ferbench_napari.tasks.ExplainView` shown, or None.
+    worker
+        The running worker, or None.
+    """
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
+        super().__init__(napari_viewer)
+        self.view: tasks.ExplainView | None = None
+        self.worker = None
+        self._folder = FileEdit(label="results", mode="d",
+                                tooltip="a results folder of ferbench train / demo (<model>__<protocol>__seed<n>)")
+        self._fold = SpinBox(label="fold", min=1, max=1000, value=1)
+        self._index = SpinBox(label="held-out scan", min=1, max=100000, value=1)
+        self._method = ComboBox(label="method", choices=list(tasks.EXPLAIN_METHODS), value="gradcam")
+        self._run = PushButton(text="Explain")
+        self.extend([self._folder, self._fold, self._index, self._method, self._run, self._message])
+        self._run.changed.connect(self.explain)
+
+    def explain(self, *_: Any) -> Any:
+        """Start explaining the chosen scan; returns the worker (or None on bad input)."""
+        import os
+
+        if self.worker is not None:
+            return self.worker
+        folder = str(self._folder.value or "")
+        if not folder or not os.path.isdir(folder):
+            self._fail(f"ferbench: choose a results folder (got {folder!r})")
+            return None
+        fold, index, method = int(self._fold.value) - 1, int(self._index.value) - 1, str(self._method.value)
+        what = f"held-out scan {index + 1} of fold {fold + 1} in {os.path.basename(folder.rstrip(os.sep))}"
+
+        def on_return(view: tasks.ExplainView) -> None:
+            self.view = view
+            for data, kwargs, kind in view.layers():
+                self._add_or_update(data, kwargs, kind)
+            self._message.value = view.text()
+
+        def on_error(exc: BaseException) -> None:
+            self._fail(tasks.one_line_error("explain", what, exc))
+
+        self._message.value = f"{what}: loading the model..."
+        return self._run_once(self._run, tasks.explain_view, folder, fold, index, method,
+                              progress={"desc": f"ferbench explain: {what}"},
+                              connect={"returned": on_return, "errored": on_error})
