@@ -39,6 +39,9 @@ class DemoPlan:
     accuracy: tuple[str, ...] | None = None
     cam_method: str = "gradcam"
     options: dict[str, Any] = field(default_factory=dict)
+    # synthetic subjects with which the plan was measured to beat chance clearly (README table, 40 subjects);
+    # the report suggests it when a smaller run is not above chance
+    subjects_to_learn: int = 40
 
 
 PLANS: dict[str, DemoPlan] = {
@@ -228,6 +231,14 @@ def _results_section(report, plan: DemoPlan, results: Path, synthetic: bool) -> 
         f"ferbench's {plan.model} under protocol {res.get('protocol')}{f' ({run} splits)' if run else ''}: "
         f"{results_summary(res)} of held-out subjects "
         f"({src} data; {res.get('init_note', 'random initialisation')}).", sources=[src])
+    ct = res.get("chance_test") or {}
+    if ct.get("n") and ct.get("p_value", 0.0) >= 0.05:
+        n_train = (res.get("folds") or [{}])[0].get("n_train", "?")
+        report.add_text(
+            f"This run is not distinguishable from guessing (p = {ct['p_value']:.2g} >= 0.05): with {n_train} "
+            f"training scans this model has not learnt the expressions. It does with more subjects "
+            f"(`ferbench demo --paper {plan.paper} --subjects {plan.subjects_to_learn}`; README, \"What the models "
+            f"reach on synthetic data\").", sources=[src])
     table, variant = plan.confusion if plan.confusion else (None, None)
     cm = ConfusionComparisonDisplay.from_results(results, paper=plan.paper if table else None, table=table,
                                                  variant=variant)

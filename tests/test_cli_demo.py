@@ -71,6 +71,13 @@ def test_demo_quick_writes_a_report_with_every_view(tmp_path):
     assert "could not be produced" not in html
     assert "SYNTHETIC" in html and "Table IV" in html
     assert "real data" not in html
+    # the accuracy comes with its interval and p-value, and a run at chance says so
+    import json
+
+    (res_file,) = (tmp_path / "demo" / "results").glob("*/results.json")
+    p = json.loads(res_file.read_text())["chance_test"]["p_value"]
+    assert "95 % CI" in html and f"p = {p:.2g}" in html
+    assert ("not distinguishable from guessing" in html) == (p >= 0.05)
 
 
 @pytest.mark.parametrize("paper", ["dfcnn", "gemax_fa", "attention_transformer", "cmcnn", "mffcnn"])
