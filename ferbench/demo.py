@@ -146,22 +146,16 @@ def _maps_section(report, scan, synthetic: bool, size: int) -> None:
                       "entropies (GEMax Table 3) are marked beside ferbench's.", sources=[src, "paper: GEMax Table 3"])
 
 
-def _load_fold_model(results: Path, device):
-    """The evaluated model of the first split, an inputs(indices) function, and its train / test indices."""
-    from ferbench.eval.commands import load_fold_model
-
-    fm = load_fold_model(results, fold=0, device=str(device))
-    return fm.model, fm.inputs, fm.train, fm.test
-
-
 def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, device, seed: int) -> None:
     import numpy as np
     import torch
 
+    from ferbench.eval.commands import load_fold_model
     from ferbench.viz import EmbeddingDisplay, ExplanationGridDisplay
 
     src = "synthetic" if synthetic else "real"
-    model, inputs, train_idx, test_idx = _load_fold_model(results, device)
+    fm = load_fold_model(results, fold=0, device=str(device))     # the evaluated model of the first split
+    model, inputs, train_idx, test_idx = fm.model, fm.inputs, fm.train, fm.test
     rng = np.random.default_rng(seed)
     # a class-balanced subset of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
     test_idx = list(rng.permutation(test_idx)[: min(len(test_idx), 96)])

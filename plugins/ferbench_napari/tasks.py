@@ -453,12 +453,9 @@ def explain_view(results: str | os.PathLike, fold: int = 0, index: int = 0, meth
     classes = fm.classes or [str(i) for i in range(len(probs))]
 
     inputs: dict[str, np.ndarray] = {}
-    start = 0
-    arr = x[0].detach().cpu().numpy()
-    for name, ch in fm.model.inputs:
-        block = arr[start:start + int(ch)]
-        inputs[name] = block.transpose(1, 2, 0) if int(ch) == 3 else block[0] if int(ch) == 1 else block.mean(0)
-        start += int(ch)
+    for name, part in fm.model.split_inputs(x).items():
+        block = part[0].detach().cpu().numpy()
+        inputs[name] = block.transpose(1, 2, 0) if len(block) == 3 else block[0] if len(block) == 1 else block.mean(0)
 
     heat: dict[str, np.ndarray] = {}
     if method == "saliency":
