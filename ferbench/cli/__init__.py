@@ -55,7 +55,7 @@ def _cmd_index(a: argparse.Namespace) -> int:
 
 
 def _cmd_maps(a: argparse.Namespace) -> int:
-    from ferbench.maps.commands import run_maps
+    from ferbench.cli.maps import run_maps
 
     out = run_maps(a.scan, a.out, size=a.size)
     print(f"ferbench maps: figure written to {out}")
@@ -63,7 +63,7 @@ def _cmd_maps(a: argparse.Namespace) -> int:
 
 
 def _cmd_tau_sweep(a: argparse.Namespace) -> int:
-    from ferbench.maps.commands import run_tau_sweep
+    from ferbench.cli.maps import run_tau_sweep
 
     out = run_tau_sweep(a.scan, a.tau, a.out)
     print(f"ferbench tau-sweep: written to {out}")

@@ -1,4 +1,7 @@
-"""Functions behind ``ferbench maps`` and ``ferbench tau-sweep`` (wired into the CLI by ferbench.cli)."""
+"""Functions behind ``ferbench maps`` and ``ferbench tau-sweep`` (wired into the command line by ferbench.cli).
+
+They live in the command-line package, not in ``ferbench.maps``, because they draw figures with
+``ferbench.viz``: the maps package stays free of upward imports."""
 from __future__ import annotations
 
 import json
