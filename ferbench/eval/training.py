@@ -77,6 +77,23 @@ class TrainConfig:
     recalibrate_bn: bool = False
     source: str = ""
 
+    def __post_init__(self) -> None:
+        # nonsense settings fail here with one line instead of training an untrained or NaN model
+        from ferbench._checks import SEED_MAX, check_float, check_int
+
+        self.epochs = check_int("epochs", self.epochs, 1, 100_000)
+        self.batch_size = check_int("batch_size", self.batch_size, 1, 1_000_000)
+        self.lr = check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
+        self.momentum = check_float("momentum", self.momentum, 0.0, 1.0)
+        self.weight_decay = check_float("weight_decay", self.weight_decay, 0.0, 10.0)
+        self.step_size = check_int("step_size", self.step_size, 1)
+        self.gamma = check_float("gamma", self.gamma, 0.0, 10.0, lo_open=True)
+        self.seed = check_int("seed", self.seed, 0, SEED_MAX)
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise FerbenchError(f"optimizer must be sgd, adam or adamw, got {self.optimizer!r}")
+        if self.scheduler not in ("none", "step", "onecycle"):
+            raise FerbenchError(f"scheduler must be none, step or onecycle, got {self.scheduler!r}")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["betas"] = list(self.betas)
