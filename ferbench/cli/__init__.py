@@ -77,6 +77,10 @@ def _cmd_tau_sweep(a: argparse.Namespace) -> int:
 
 def _cmd_train(a: argparse.Namespace) -> int:
     from ferbench.eval.commands import train
+    from ferbench.models import list_models
+
+    if a.model not in list_models():  # before the data are indexed
+        raise FerbenchError(f"unknown model {a.model!r}; `ferbench models` lists them")
 
     out = train(a.model, a.protocol, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                 folds=a.folds, rounds=a.rounds, seed=a.seed, size=a.size, device=a.device,
