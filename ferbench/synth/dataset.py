@@ -322,7 +322,8 @@ def _install(build: Path, root: Path) -> None:
             shutil.rmtree(old)
         else:
             old.unlink()
-    for entry in sorted(build.iterdir()):
+    # the manifest last: callers that test for it (notebooks, scripts) see it only with everything else in place
+    for entry in sorted(build.iterdir(), key=lambda e: (e.name == "manifest.csv", e.name)):
         if entry.name != INCOMPLETE_MARKER:
             os.replace(entry, root / entry.name)
     shutil.rmtree(build)
