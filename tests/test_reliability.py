@@ -262,3 +262,16 @@ def test_killed_checkpoint_writes_leave_no_temp_files_behind(tmp_path):
     save_checkpoint(ck, {"model": {"w": torch.ones(3)}})
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["fold0.pt", fresh.name, live.name])
     assert torch.equal(load_checkpoint(ck)["model"]["w"], torch.ones(3))
+
+
+@pytest.mark.parametrize("call", ["maps0", "maps_big", "tau0", "tau_neg", "tau_empty"])
+def test_maps_commands_refuse_nonsense_in_the_library(call, tmp_path):
+    from ferbench.cli.maps import run_maps, run_tau_sweep
+
+    scan = tmp_path / "never_read.wrl"  # the setting is refused before the scan is read
+    with pytest.raises(SettingError):
+        {"maps0": lambda: run_maps(scan, tmp_path, size=0),
+         "maps_big": lambda: run_maps(scan, tmp_path, size=100_000),
+         "tau0": lambda: run_tau_sweep(scan, [16, 0], tmp_path),
+         "tau_neg": lambda: run_tau_sweep(scan, [-3], tmp_path),
+         "tau_empty": lambda: run_tau_sweep(scan, [], tmp_path)}[call]()

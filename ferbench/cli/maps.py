@@ -18,6 +18,12 @@ def _load(scan_path):
     return read_scan(scan_path)
 
 
+def _check_size(size: int) -> None:
+    from ferbench._checks import MAP_SIZE_MAX, check_int
+
+    check_int("size", size, 16, MAP_SIZE_MAX)
+
+
 def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int = 224) -> Path:
     """Compute every attribute map of one scan and write a figure ``<stem>_maps.png`` (+ ``.npz`` of the maps).
 
@@ -33,6 +39,7 @@ def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int
     from ferbench.preprocess import preprocess_scan
     from ferbench.viz.maps import MapGridDisplay
 
+    _check_size(size)
     scan = _load(scan_path)
     grid = preprocess_scan(scan, size=size)
     disp = MapGridDisplay.from_scan(grid).plot()
@@ -59,6 +66,14 @@ def run_tau_sweep(scan_path: str | os.PathLike, taus: Sequence[int], out_dir: st
     from ferbench.preprocess import preprocess_scan
     from ferbench.viz.maps import TauSweepDisplay
 
+    from ferbench._checks import check_int
+
+    _check_size(size)
+    taus = [check_int("tau", t, 1, 65536) for t in taus]
+    if not taus:
+        from ferbench.errors import SettingError
+
+        raise SettingError("tau: give at least one distortion bound")
     scan = _load(scan_path)
     grid = preprocess_scan(scan, size=size)
     disp = TauSweepDisplay.from_scan(grid, taus).plot()
