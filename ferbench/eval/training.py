@@ -26,7 +26,7 @@ import numpy as np
 from ferbench.errors import FerbenchError
 
 __all__ = ["TrainConfig", "PRESETS", "config_for", "fit", "predict", "save_checkpoint", "load_checkpoint",
-           "CheckpointError", "set_seed"]
+           "CheckpointError", "set_seed", "remove_stale_temp_files"]
 
 
 class CheckpointError(FerbenchError):
