@@ -105,14 +105,25 @@ def _prepare_data(out: Path, data_dir: str | os.PathLike | None, n_subjects: int
     root = out / "data"
     stamp = root / "demo_data.json"
     want = {"n_subjects": n_subjects, "seed": seed, "layouts": ["bu3dfe"]}
-    if stamp.is_file() and json.loads(stamp.read_text()) == want:
+    try:
+        have = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else None
+    except (OSError, ValueError):
+        have = None
+    if have == want:
         return root, True
-    if root.exists():
-        import shutil
+    # Never delete what ferbench did not write: an earlier demo's data (its stamp file) is replaced, any other
+    # non-empty folder is refused (generate_dataset itself replaces only a complete or interrupted synthetic dataset)
+    ours = stamp.is_file() and (root / "SYNTHETIC_DATA.txt").is_file()
+    if root.exists() and not ours and (not root.is_dir() or any(root.iterdir())):
+        from ferbench.errors import DatasetError
 
-        shutil.rmtree(root)
-    generate_dataset(root, n_subjects=n_subjects, seed=seed, layouts=("bu3dfe",), progress=progress)
-    stamp.write_text(json.dumps(want))
+        raise DatasetError(f"{root}: exists and was not written by ferbench demo; refusing to replace it "
+                           "(choose another --out or move the folder)")
+    if stamp.is_file():
+        stamp.unlink()  # a dataset whose stamp does not match is being replaced: never leave a stale stamp
+    generate_dataset(root, n_subjects=n_subjects, seed=seed, layouts=("bu3dfe",), progress=progress,
+                     overwrite=ours)
+    stamp.write_text(json.dumps(want), encoding="utf-8")
     return root, True
 
 
@@ -287,6 +298,11 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
     for p in papers:
         if p not in PLANS:
             raise ValueError(f"unknown paper {p!r}; expected one of {', '.join(PLANS)} or 'all'")
+    from ferbench._checks import SEED_MAX, check_int
+
+    check_int("n_subjects", n_subjects, 2, 999, allow_none=True)  # 0 / -1 must not mean "the default"
+    check_int("epochs", epochs, 1, 100_000, allow_none=True)
+    check_int("seed", seed, 0, SEED_MAX)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     dev = default_device(device)

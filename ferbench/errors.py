@@ -33,5 +33,9 @@ class DatasetError(FerbenchError, ValueError):
     """A dataset folder, manifest or split is inconsistent."""
 
 
+class SettingError(FerbenchError, ValueError):
+    """A numeric or named setting (epochs, batch size, learning rate, device, ...) is out of range."""
+
+
 class ModelAssetError(FerbenchError):
     """A model asset (e.g. the Surrey Face Model) is missing or fails its checksum."""

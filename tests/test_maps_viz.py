@@ -52,7 +52,7 @@ def test_tau_sweep_display(scan):
 
 def test_commands_write_outputs(scan, tmp_path):
     from ferbench.io import write_scan
-    from ferbench.maps.commands import run_maps, run_tau_sweep
+    from ferbench.cli.maps import run_maps, run_tau_sweep
 
     p = tmp_path / "face.obj"
     write_scan(scan, p)

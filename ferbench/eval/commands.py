@@ -76,6 +76,9 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
     from ferbench.eval.runner import build_model, run_protocol
     from ferbench.eval.training import config_for
 
+    _check_train_settings(epochs=epochs, batch_size=batch_size, lr=lr, folds=folds, rounds=rounds, seed=seed,
+                          size=size, max_subjects=max_subjects, max_splits=max_splits, workers=workers,
+                          stop_after_epoch=stop_after_epoch, device=device)
     idx = index if index is not None else _index(data_dir)
     ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
     if max_splits is not None:
@@ -94,6 +97,28 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
                         executor=executor, workers=workers, progress=progress, map_fn=map_fn, cache_dir=cache_dir,
                         stop_after_epoch=stop_after_epoch, save_features=save_features,
                         data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+
+
+def _check_train_settings(*, epochs, batch_size, lr, folds, rounds, seed, size, max_subjects, max_splits, workers,
+                          stop_after_epoch, device) -> None:
+    """Refuse nonsense settings before any data are indexed or a model is built (one-line SettingError)."""
+    from ferbench._checks import MAP_SIZE_MAX, SEED_MAX, check_float, check_int
+
+    check_int("epochs", epochs, 1, 100_000, allow_none=True)
+    check_int("batch_size", batch_size, 1, 1_000_000, allow_none=True)
+    check_float("lr", lr, 0.0, 10.0, lo_open=True, allow_none=True)
+    check_int("folds", folds, 2, 1000, allow_none=True)
+    check_int("rounds", rounds, 1, 1000)
+    check_int("seed", seed, 0, SEED_MAX)
+    check_int("size", size, 16, MAP_SIZE_MAX, allow_none=True)
+    check_int("max_subjects", max_subjects, 2, allow_none=True)
+    check_int("max_splits", max_splits, 1, allow_none=True)
+    check_int("workers", workers, 0, 1024, allow_none=True)
+    check_int("stop_after_epoch", stop_after_epoch, 1, allow_none=True)
+    if device is not None:
+        from ferbench._device import default_device
+
+        default_device(device)
 
 
 def _model_from_checkpoint(ck: dict[str, Any], path: str):

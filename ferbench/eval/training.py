@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 from ferbench.errors import FerbenchError
 
 __all__ = ["TrainConfig", "PRESETS", "config_for", "fit", "predict", "save_checkpoint", "load_checkpoint",
-           "CheckpointError", "set_seed"]
+           "CheckpointError", "set_seed", "remove_stale_temp_files"]
 
 
 class CheckpointError(FerbenchError):
@@ -76,6 +75,23 @@ class TrainConfig:
     drop_last_single: bool = True
     recalibrate_bn: bool = False
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # nonsense settings fail here with one line instead of training an untrained or NaN model
+        from ferbench._checks import SEED_MAX, check_float, check_int
+
+        self.epochs = check_int("epochs", self.epochs, 1, 100_000)
+        self.batch_size = check_int("batch_size", self.batch_size, 1, 1_000_000)
+        self.lr = check_float("lr", self.lr, 0.0, 10.0, lo_open=True)
+        self.momentum = check_float("momentum", self.momentum, 0.0, 1.0)
+        self.weight_decay = check_float("weight_decay", self.weight_decay, 0.0, 10.0)
+        self.step_size = check_int("step_size", self.step_size, 1)
+        self.gamma = check_float("gamma", self.gamma, 0.0, 10.0, lo_open=True)
+        self.seed = check_int("seed", self.seed, 0, SEED_MAX)
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise FerbenchError(f"optimizer must be sgd, adam or adamw, got {self.optimizer!r}")
+        if self.scheduler not in ("none", "step", "onecycle"):
+            raise FerbenchError(f"scheduler must be none, step or onecycle, got {self.scheduler!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -231,14 +247,68 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
 
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    os.close(fd)
+    remove_stale_temp_files(path)
+    # the temp file names its checkpoint and its writer's pid, so a killed writer's file is recognised later
+    tmp = f"{os.path.abspath(path)}.{os.getpid()}.tmp"
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+_LEGACY_TEMP_AGE_S = 600.0  # a checkpoint write takes seconds; an older anonymous temp file is a killed writer's
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # cannot tell cheaply: keep it (the age rule below still applies to anonymous files)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: a live process of another user
+        return True
+    return True
+
+
+def remove_stale_temp_files(path: str | os.PathLike) -> list[str]:
+    """Delete temp files that killed writers of checkpoint ``path`` left in its folder; return their paths.
+
+    ``<checkpoint>.<pid>.tmp`` is removed when process ``pid`` no longer runs; an anonymous ``tmp*.tmp``
+    (the names of earlier ferbench versions) when it is older than ten minutes. Files of live writers stay.
+    """
+    import time
+
+    full = os.path.abspath(os.fspath(path))
+    folder, base = os.path.split(full)
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not name.endswith(".tmp"):
+            continue
+        f = os.path.join(folder, name)
+        stale = False
+        middle = name[len(base) + 1:-4] if name.startswith(base + ".") else ""
+        if middle.isdigit():
+            stale = not _pid_alive(int(middle))
+        elif name.startswith("tmp") and len(name) <= 20:
+            try:
+                stale = now - os.path.getmtime(f) > _LEGACY_TEMP_AGE_S
+            except OSError:
+                stale = False
+        if stale:
+            try:
+                os.remove(f)
+                removed.append(f)
+            except OSError:
+                pass
+    return removed
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:

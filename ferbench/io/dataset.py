@@ -15,6 +15,9 @@ to that folder) has the columns ``path, dataset, subject, expression, intensity,
 (more are allowed and copied to ``ScanRecord.extra``). A record whose file is listed is
 marked ``synthetic`` when its ``source`` starts with "synthetic" (e.g. ``synthetic-sfm``).
 Labels given in the manifest must agree with those parsed from the file name.
+
+A folder holding :data:`INCOMPLETE_MARKER` (a synthetic dataset still being written, or whose writing was
+interrupted) is refused as ``root`` and skipped below it.
 """
 from __future__ import annotations
 
@@ -26,9 +29,12 @@ from typing import Any, Callable, Iterable, Iterator
 from ferbench.errors import DatasetError, ScanFormatError
 from ferbench.labels import ALL_EXPRESSIONS, BU3DFE_CODES
 
-__all__ = ["ScanRecord", "DatasetIndex", "index_dataset", "MANIFEST_COLUMNS"]
+__all__ = ["ScanRecord", "DatasetIndex", "index_dataset", "MANIFEST_COLUMNS", "INCOMPLETE_MARKER"]
 
 MANIFEST_COLUMNS = ("path", "dataset", "subject", "expression", "intensity", "source")
+INCOMPLETE_MARKER = "INCOMPLETE_SYNTHETIC_DATA.txt"
+"""A file ``ferbench synth`` keeps in a dataset folder while writing it: such a folder (and anything below it)
+is refused by :func:`index_dataset`, and skipped when a parent folder is indexed."""
 _DATASETS = {"bu3dfe": "bu3dfe", "bu-3dfe": "bu3dfe", "bu_3dfe": "bu3dfe", "bosphorus": "bosphorus"}
 
 
@@ -252,6 +258,13 @@ def index_dataset(root: str | os.PathLike, dataset: str | None = None) -> Datase
     if not os.path.isdir(root_s):
         raise DatasetError(f"{root_s}: not a folder")
     want = _norm_dataset(dataset)
+    # an interrupted ``ferbench synth`` must never pass for a dataset (complete or real): refuse its folder
+    up = root_s
+    for _ in range(4):  # root, subject folder, layout folder, dataset folder
+        if os.path.isfile(os.path.join(up, INCOMPLETE_MARKER)):
+            raise DatasetError(f"{up}: incomplete synthetic dataset (ferbench synth was interrupted or is still "
+                               "running); re-run ferbench synth to replace it")
+        up = os.path.dirname(up)
 
     manifests: dict[str, tuple[str, dict[str, str]]] = {}
     candidates = [os.path.join(root_s, "manifest.csv")]
@@ -265,6 +278,9 @@ def index_dataset(root: str | os.PathLike, dataset: str | None = None) -> Datase
     records: list[ScanRecord] = []
     skipped: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root_s):
+        if INCOMPLETE_MARKER in filenames:  # an unfinished synthetic dataset below root: not data
+            dirnames[:] = []
+            continue
         dirnames.sort()
         for fn in sorted(filenames):
             low = fn.lower()

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ferbench.errors import DatasetError
+from ferbench.io.dataset import INCOMPLETE_MARKER
 from ferbench.labels import EXPRESSIONS, NEUTRAL
 
 __all__ = ["generate_dataset", "GeneratedDataset", "MANIFEST_FIELDS", "bu3dfe_subject_ids",
@@ -262,21 +263,71 @@ def _write_note(root: Path, model, seed: int, n: int, layouts, n_scans: int) -> 
     (root / "SYNTHETIC_DATA.txt").write_text(text, encoding="utf-8", newline="\n")
 
 
+_OURS = ("manifest.csv", "SYNTHETIC_DATA.txt", INCOMPLETE_MARKER, *_LAYOUT_DIR.values())
+"""Entries of a dataset folder that generate_dataset writes (and only these may be replaced)."""
+
+_INCOMPLETE_NOTE = """INCOMPLETE SYNTHETIC DATA - ferbench synth has not finished (or was interrupted)
+==============================================================================
+
+This folder is being written by ferbench.synth. Until this file is gone, ferbench refuses to
+index it: the scans here are neither a complete dataset nor real data. Re-run the same
+`ferbench synth` command (or generate_dataset): it replaces this folder.
+"""
+
+
 def _prepare_out(root: Path, overwrite: bool) -> None:
+    """Refuse a root ferbench may not replace: a file, a folder with other content, or (without ``overwrite``)
+    a complete synthetic dataset. An interrupted synthetic dataset (the marker is present) is always replaced."""
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder")
-    if root.is_dir() and any(root.iterdir()):
-        if not overwrite:
-            raise DatasetError(f"{root}: folder is not empty (pass overwrite=True to replace a synthetic dataset)")
-        if not (root / "SYNTHETIC_DATA.txt").is_file():
-            raise DatasetError(f"{root}: not empty and not a ferbench synthetic dataset; refusing to overwrite")
-        for d in _LAYOUT_DIR.values():
-            if (root / d).is_dir():
-                shutil.rmtree(root / d)
-        for f in ("manifest.csv", "SYNTHETIC_DATA.txt"):
-            if (root / f).exists():
-                (root / f).unlink()
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    if (root / INCOMPLETE_MARKER).is_file():
+        return  # an interrupted run: finish it by replacing it
+    if not (root / "SYNTHETIC_DATA.txt").is_file():
+        raise DatasetError(f"{root}: not empty and not a ferbench synthetic dataset; refusing to overwrite")
+    if not overwrite:
+        raise DatasetError(f"{root}: not empty, it holds a synthetic dataset (pass --overwrite / overwrite=True to "
+                           "replace it)")
+
+
+def _building_dir(root: Path) -> Path:
+    """A sibling work folder ``.<name>.ferbench-building``; a stale one of an interrupted run is removed."""
+    full = root.absolute()
+    build = full.parent / f".{full.name}.ferbench-building"
+    if build.exists():
+        if not (build / INCOMPLETE_MARKER).is_file():
+            raise DatasetError(f"{build}: exists and was not written by ferbench synth; refusing to replace it")
+        shutil.rmtree(build)
+    try:
+        build.mkdir(parents=True)
+        (build / INCOMPLETE_MARKER).write_text(_INCOMPLETE_NOTE, encoding="utf-8", newline="\n")
+    except OSError as e:
+        raise DatasetError(f"{root}: cannot write a dataset here ({e.strerror or e})") from None
+    return build
+
+
+def _install(build: Path, root: Path) -> None:
+    """Move the finished dataset from ``build`` into ``root``. ``root`` carries the incomplete-marker from before
+    the first old entry is removed until the last new one is in, so no interruption leaves a folder that
+    indexes as a complete (or a real) dataset."""
     root.mkdir(parents=True, exist_ok=True)
+    marker = root / INCOMPLETE_MARKER
+    marker.write_text(_INCOMPLETE_NOTE, encoding="utf-8", newline="\n")
+    for name in _OURS:
+        old = root / name
+        if name == INCOMPLETE_MARKER or not os.path.lexists(old):
+            continue
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    # the manifest last: callers that test for it (notebooks, scripts) see it only with everything else in place
+    for entry in sorted(build.iterdir(), key=lambda e: (e.name == "manifest.csv", e.name)):
+        if entry.name != INCOMPLETE_MARKER:
+            os.replace(entry, root / entry.name)
+    shutil.rmtree(build)
+    marker.unlink()
 
 
 def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: int = 0,
@@ -289,8 +340,10 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     Parameters
     ----------
     out_dir
-        Output folder (created; must be empty unless ``overwrite`` and it holds a previous
-        synthetic dataset).
+        Output folder (created; must be empty, hold an interrupted synthetic dataset (replaced), or
+        hold a previous synthetic dataset and ``overwrite``). The dataset is built in a sibling
+        ``.<name>.ferbench-building`` folder marked incomplete and moved in when finished, so an
+        interrupted run never leaves a folder that indexes as a complete or a real dataset.
     n_subjects
         Subjects per layout (BU-3DFE: 25 scans each; Bosphorus: 7).
     seed
@@ -308,7 +361,8 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     progress
         Show a tqdm progress bar.
     allow_fallback
-        Use the procedural face when no model is found (recorded in the manifest).
+        Use the procedural face when no model is found (recorded in the manifest). A ``model_dir``
+        that does not exist is a ModelAssetError, never a fallback.
     overwrite
         Replace a previous synthetic dataset in ``out_dir``.
 
@@ -329,15 +383,22 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 16 <= v <= 4096:
             raise ValueError(f"{name} must be an integer in [16, 4096], got {v!r}")
     seed = int(seed)
+    if model_dir is not None and not Path(model_dir).is_dir():
+        # a model folder given explicitly must exist: falling back to the procedural face would hide a typo
+        from ferbench.errors import ModelAssetError
+
+        raise ModelAssetError(f"{model_dir}: face model folder not found")
     model = load_face_model(model_dir, allow_fallback=allow_fallback)
     src = model.source_dir  # workers reload exactly this model (None = procedural)
     root = Path(out_dir)
     _prepare_out(root, overwrite)
+    # build beside the target and move in at the end: an interrupted run leaves only a marked work folder
+    build = _building_dir(root)
 
     jobs = []
     for layout in layouts:
         ids = bu3dfe_subject_ids(n_subjects) if layout == "bu3dfe" else bosphorus_subject_ids(n_subjects)
-        jobs += [(layout, i, sid, seed, src, str(root), int(texture_size), int(image_size))
+        jobs += [(layout, i, sid, seed, src, str(build), int(texture_size), int(image_size))
                  for i, sid in enumerate(ids)]
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     n_workers = max(1, min(n_workers, len(jobs)))
@@ -363,8 +424,9 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    (build / "manifest.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
+    _write_note(build, model, seed, n_subjects, layouts, len(rows))
+    _install(build, root)
     manifest = root / "manifest.csv"
-    manifest.write_text(buf.getvalue(), encoding="utf-8", newline="")
-    _write_note(root, model, seed, n_subjects, layouts, len(rows))
     return GeneratedDataset(root=root, manifest=manifest, rows=rows, model=model.name, model_sha256=model.sha256,
                             seed=seed)

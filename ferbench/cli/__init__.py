@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from ferbench._checks import MAP_SIZE_MAX, SEED_MAX
+from ferbench.cli._args import OneLineParser, device, float_in, int_in, one_line
 from ferbench.errors import FerbenchError
 
 PAPERS = ("dfcnn", "gemax_fa", "attention_transformer", "cmcnn", "mffcnn")
@@ -30,8 +33,10 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 def _cmd_synth(a: argparse.Namespace) -> int:
     from ferbench.synth import generate_dataset
 
+    # a --model-dir given on the command line must hold the model: no silent procedural fallback
     manifest = generate_dataset(a.out, n_subjects=a.subjects, seed=a.seed, layouts=tuple(a.layouts),
-                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress)
+                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress,
+                                allow_fallback=a.model_dir is None, overwrite=a.overwrite)
     print(f"ferbench synth: synthetic dataset written to {Path(a.out).resolve()}")
     print(f"  {manifest}")
     return 0
@@ -55,7 +60,7 @@ def _cmd_index(a: argparse.Namespace) -> int:
 
 
 def _cmd_maps(a: argparse.Namespace) -> int:
-    from ferbench.maps.commands import run_maps
+    from ferbench.cli.maps import run_maps
 
     out = run_maps(a.scan, a.out, size=a.size)
     print(f"ferbench maps: figure written to {out}")
@@ -63,7 +68,7 @@ def _cmd_maps(a: argparse.Namespace) -> int:
 
 
 def _cmd_tau_sweep(a: argparse.Namespace) -> int:
-    from ferbench.maps.commands import run_tau_sweep
+    from ferbench.cli.maps import run_tau_sweep
 
     out = run_tau_sweep(a.scan, a.tau, a.out)
     print(f"ferbench tau-sweep: written to {out}")
@@ -72,6 +77,10 @@ def _cmd_tau_sweep(a: argparse.Namespace) -> int:
 
 def _cmd_train(a: argparse.Namespace) -> int:
     from ferbench.eval.commands import train
+    from ferbench.models import list_models
+
+    if a.model not in list_models():  # before the data are indexed
+        raise FerbenchError(f"unknown model {a.model!r}; `ferbench models` lists them")
 
     out = train(a.model, a.protocol, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                 folds=a.folds, rounds=a.rounds, seed=a.seed, size=a.size, device=a.device,
@@ -116,9 +125,47 @@ def _cmd_papers(a: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- argument types
+EPOCHS = int_in(1, 100_000)
+SEED = int_in(0, SEED_MAX)
+
+
+def out_dir(text: str) -> str:
+    """An output folder: may not exist yet, but may not be an existing file."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: exists and is not a folder")
+    return text
+
+
+def in_dir(text: str) -> str:
+    """An existing, readable folder."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: no such folder" if not os.path.exists(text)
+                                         else f"{text}: not a folder")
+    if not os.access(text, os.R_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: folder not readable")
+    return text
+
+
+def in_file(text: str) -> str:
+    """An existing, readable file."""
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text}: no such file" if not os.path.exists(text) else f"{text}: not a file")
+    if not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text}: file not readable")
+    return text
+
+
+def in_path(text: str) -> str:
+    """An existing file or folder."""
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+    return text
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="ferbench",
         description="ferbench: a workbench for 2D+3D facial expression recognition research. "
                     "Numbers computed on synthetic data are labelled 'synthetic'; paper numbers carry their table.")
@@ -133,62 +180,69 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = add("demo", _cmd_demo, "run the main job: synthetic data -> maps -> training -> evaluation -> HTML report")
-    sp.add_argument("--out", default="ferbench_output", help="output folder (default: ./ferbench_output)")
+    sp.add_argument("--out", type=out_dir, default="ferbench_output",
+                    help="output folder (default: ./ferbench_output)")
     sp.add_argument("--paper", choices=PAPERS + ("all",), default="dfcnn", help="which paper's model to run")
-    sp.add_argument("--data", default=None, help="a real BU-3DFE or Bosphorus folder instead of synthetic data")
-    sp.add_argument("--subjects", type=int, default=None, help="synthetic subjects to generate")
-    sp.add_argument("--epochs", type=int, default=None)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    sp.add_argument("--data", type=in_dir, default=None,
+                    help="a real BU-3DFE or Bosphorus folder instead of synthetic data")
+    sp.add_argument("--subjects", type=int_in(2, 999), default=None, help="synthetic subjects to generate")
+    sp.add_argument("--epochs", type=EPOCHS, default=None)
+    sp.add_argument("--seed", type=SEED, default=0)
+    sp.add_argument("--device", type=device, default=None,
+                    help="torch device (default: cuda if available, else cpu)")
     sp.add_argument("--quick", action="store_true", help="smallest possible run (for smoke tests)")
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("synth", _cmd_synth, "generate a synthetic textured-scan dataset in BU-3DFE and Bosphorus layouts")
-    sp.add_argument("out", help="output folder")
-    sp.add_argument("--subjects", type=int, default=100)
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("out", type=out_dir, help="output folder")
+    sp.add_argument("--subjects", type=int_in(1, 999), default=100)
+    sp.add_argument("--seed", type=SEED, default=0)
     sp.add_argument("--layouts", nargs="+", default=["bu3dfe", "bosphorus"], choices=["bu3dfe", "bosphorus"])
-    sp.add_argument("--model-dir", default=None, help="Surrey Face Model folder (default: shared/models/sfm3448)")
-    sp.add_argument("--workers", type=int, default=None)
+    sp.add_argument("--model-dir", type=in_dir, default=None,
+                    help="Surrey Face Model folder (default: shared/models/sfm3448)")
+    sp.add_argument("--workers", type=int_in(0, 1024), default=None)
+    sp.add_argument("--overwrite", action="store_true",
+                    help="replace a previous synthetic dataset in OUT (an interrupted one is always replaced)")
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("info", _cmd_info, "read scans and print a one-line summary of each")
-    sp.add_argument("scans", nargs="+")
+    sp.add_argument("scans", nargs="+", type=in_file)
 
     sp = add("index", _cmd_index, "list the scans of a BU-3DFE or Bosphorus folder with their labels")
-    sp.add_argument("root")
+    sp.add_argument("root", type=in_dir)
     sp.add_argument("--dataset", choices=["bu3dfe", "bosphorus"], default=None)
 
     sp = add("maps", _cmd_maps, "write a figure of all attribute maps of one scan")
-    sp.add_argument("scan")
-    sp.add_argument("--out", default="ferbench_output/maps")
-    sp.add_argument("--size", type=int, default=224)
+    sp.add_argument("scan", type=in_file)
+    sp.add_argument("--out", type=out_dir, default="ferbench_output/maps")
+    sp.add_argument("--size", type=int_in(16, MAP_SIZE_MAX), default=224)
 
     sp = add("tau-sweep", _cmd_tau_sweep, "GEMax maps and entropy for a list of distortion bounds tau")
-    sp.add_argument("scan")
-    sp.add_argument("--tau", type=int, nargs="+", default=[16, 20, 30, 40, 60, 4096])
-    sp.add_argument("--out", default="ferbench_output/tau_sweep")
+    sp.add_argument("scan", type=in_file)
+    sp.add_argument("--tau", type=int_in(1, 65536), nargs="+", default=[16, 20, 30, 40, 60, 4096])
+    sp.add_argument("--out", type=out_dir, default="ferbench_output/tau_sweep")
 
     sp = add("train", _cmd_train, "train a model under a subject-independent protocol")
     sp.add_argument("model")
     sp.add_argument("--protocol", required=True)
-    sp.add_argument("--data", required=True, help="dataset folder (synthetic or real)")
-    sp.add_argument("--out", default="ferbench_output/results")
-    sp.add_argument("--epochs", type=int, default=10)
-    sp.add_argument("--batch-size", type=int, default=32)
-    sp.add_argument("--lr", type=float, default=None)
-    sp.add_argument("--folds", type=int, default=None)
-    sp.add_argument("--rounds", type=int, default=1)
-    sp.add_argument("--size", type=int, default=None, help="input size in pixels (default: the model's)")
-    sp.add_argument("--max-subjects", type=int, default=None)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--device", default=None)
+    sp.add_argument("--data", type=in_dir, required=True, help="dataset folder (synthetic or real)")
+    sp.add_argument("--out", type=out_dir, default="ferbench_output/results")
+    sp.add_argument("--epochs", type=EPOCHS, default=10)
+    sp.add_argument("--batch-size", type=int_in(1, 1_000_000), default=32)
+    sp.add_argument("--lr", type=float_in(0.0, 10.0, lo_open=True), default=None)
+    sp.add_argument("--folds", type=int_in(2, 1000), default=None)
+    sp.add_argument("--rounds", type=int_in(1, 1000), default=1)
+    sp.add_argument("--size", type=int_in(16, MAP_SIZE_MAX), default=None,
+                    help="input size in pixels (default: the model's)")
+    sp.add_argument("--max-subjects", type=int_in(2), default=None)
+    sp.add_argument("--seed", type=SEED, default=0)
+    sp.add_argument("--device", type=device, default=None)
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("evaluate", _cmd_evaluate, "evaluate a trained results folder or checkpoint on a dataset")
-    sp.add_argument("results")
-    sp.add_argument("--data", default=None)
-    sp.add_argument("--device", default=None)
+    sp.add_argument("results", type=in_path)
+    sp.add_argument("--data", type=in_dir, default=None)
+    sp.add_argument("--device", type=device, default=None)
     sp.add_argument("--no-progress", action="store_true")
 
     add("models", _cmd_models, "list the registered models")
@@ -200,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``ferbench`` command; return its exit code.
+
+    A bad input ends in one line on stderr (``ferbench <command>: error: ...``) and a non-zero code:
+    argparse errors exit 2, FerbenchError / OSError / ValueError raised by the library return 2.
+    ``FERBENCH_DEBUG=1`` re-raises them with the traceback; any other exception is a bug and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -207,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except FerbenchError as exc:  # user-facing problems: one line, no traceback
-        print(f"ferbench {args.command}: error: {exc}", file=sys.stderr)
+    except (FerbenchError, OSError, ValueError) as exc:  # user-facing problems: one line, no traceback
+        if os.environ.get("FERBENCH_DEBUG"):
+            raise
+        print(f"ferbench {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ferbench {args.command}: interrupted", file=sys.stderr)

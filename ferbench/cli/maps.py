@@ -1,4 +1,7 @@
-"""Functions behind ``ferbench maps`` and ``ferbench tau-sweep`` (wired into the CLI by ferbench.cli)."""
+"""Functions behind ``ferbench maps`` and ``ferbench tau-sweep`` (wired into the command line by ferbench.cli).
+
+They live in the command-line package, not in ``ferbench.maps``, because they draw figures with
+``ferbench.viz``: the maps package stays free of upward imports."""
 from __future__ import annotations
 
 import json
@@ -13,6 +16,12 @@ def _load(scan_path):
     from ferbench.io import read_scan
 
     return read_scan(scan_path)
+
+
+def _check_size(size: int) -> None:
+    from ferbench._checks import MAP_SIZE_MAX, check_int
+
+    check_int("size", size, 16, MAP_SIZE_MAX)
 
 
 def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int = 224) -> Path:
@@ -30,6 +39,7 @@ def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int
     from ferbench.preprocess import preprocess_scan
     from ferbench.viz.maps import MapGridDisplay
 
+    _check_size(size)
     scan = _load(scan_path)
     grid = preprocess_scan(scan, size=size)
     disp = MapGridDisplay.from_scan(grid).plot()
@@ -56,6 +66,14 @@ def run_tau_sweep(scan_path: str | os.PathLike, taus: Sequence[int], out_dir: st
     from ferbench.preprocess import preprocess_scan
     from ferbench.viz.maps import TauSweepDisplay
 
+    from ferbench._checks import check_int
+
+    _check_size(size)
+    taus = [check_int("tau", t, 1, 65536) for t in taus]
+    if not taus:
+        from ferbench.errors import SettingError
+
+        raise SettingError("tau: give at least one distortion bound")
     scan = _load(scan_path)
     grid = preprocess_scan(scan, size=size)
     disp = TauSweepDisplay.from_scan(grid, taus).plot()
