@@ -13,7 +13,9 @@ prediction). pyvista is imported only inside the functions that draw.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -171,20 +173,23 @@ def _bake_heat_texture(arrays: dict[str, Any], texture: np.ndarray, values: np.n
     return np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
 
 
-def _front_camera(pl, points: np.ndarray, padding: float) -> None:
-    """Look along -z at the scan (+y up), parallel projection, the points' x-y extent filling the view."""
+def _front_camera(pl, points: np.ndarray, padding: float, right_margin: float = 0.0) -> None:
+    """Look along -z at the scan (+y up), parallel projection, the points' x-y extent filling the view
+    (its left ``1 - right_margin`` part, leaving room for a colour bar)."""
     lo, hi = points.min(0), points.max(0)
     c = (lo + hi) / 2
     ext = hi - lo
+    w, h = pl.window_size
+    aspect = w * (1 - right_margin) / max(h, 1)
+    # parallel scale = half the visible height; fit both the height and the (usable) width
+    scale = 0.5 * max(ext[1], ext[0] / aspect) * (1 + 2 * padding)
+    shift = right_margin * scale * (w / max(h, 1))       # move the face left by half the margin
     cam = pl.camera
-    cam.focal_point = tuple(c)
-    cam.position = (c[0], c[1], hi[2] + 3 * max(ext.max(), 1.0))
+    cam.focal_point = (c[0] + shift, c[1], c[2])
+    cam.position = (c[0] + shift, c[1], hi[2] + 3 * max(ext.max(), 1.0))
     cam.up = (0.0, 1.0, 0.0)
     cam.enable_parallel_projection()
-    w, h = pl.window_size
-    aspect = w / max(h, 1)
-    # parallel scale = half the visible height; fit both the height and the width
-    cam.parallel_scale = 0.5 * max(ext[1], ext[0] / aspect) * (1 + 2 * padding)
+    cam.parallel_scale = scale
     pl.renderer.ResetCameraClippingRange()
 
 
@@ -260,8 +265,8 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         bar.point_data[scalar_name] = np.array([lo, hi])
         pl.add_mesh(bar, scalars=scalar_name, cmap=cmap, clim=(lo, hi), opacity=0.0, name="colorbar",
                     show_scalar_bar=True, pickable=False,
-                    scalar_bar_args=dict(title=scalar_name, vertical=True, position_x=0.86, position_y=0.15,
-                                         width=0.08, height=0.7, color="black", title_font_size=16,
+                    scalar_bar_args=dict(title=scalar_name, vertical=True, position_x=0.87, position_y=0.15,
+                                         width=0.07, height=0.7, color="black", title_font_size=16,
                                          label_font_size=14, n_labels=5, fmt="%.2g"))
     if landmarks and scan.landmarks is not None:
         lm = scan.landmarks[np.isfinite(scan.landmarks).all(1)]
@@ -273,7 +278,7 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         pl.add_text(str(title), position="upper_left", font_size=12, color="black", name="title")
     if scan.meta.synthetic:
         pl.add_text("synthetic", position="lower_left", font_size=9, color="gray", name="synthetic")
-    _front_camera(pl, a["points"], padding)
+    _front_camera(pl, a["points"], padding, right_margin=0.0 if scalars is None else 0.16)
     return pl
 
 
@@ -318,6 +323,26 @@ def render_scan_png(scan: Scan, scalars: np.ndarray | None = None, *, path: str 
     return p
 
 
+@contextlib.contextmanager
+def _no_wasm_download():
+    """Keep trame-vtklocal out of the trame server pyvista launches to export the scene.
+
+    The html backend only needs the vtk.js scene export, but the server start-up initialises trame-vtklocal
+    when it is installed, and that tries to download VTK's WebAssembly build from gitlab.kitware.com (a
+    network request, and a traceback when offline). Hiding the module for the start-up skips it; a
+    vtklocal already imported by the user is left alone.
+    """
+    name = "trame.widgets.vtklocal"
+    hide = name not in sys.modules
+    if hide:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes "from trame.widgets import vtklocal" fail
+    try:
+        yield
+    finally:
+        if hide and sys.modules.get(name, 0) is None:
+            del sys.modules[name]
+
+
 def show_scan(scan: Scan, scalars: np.ndarray | None = None, *, backend: str = "html",
               size: tuple[int, int] = (600, 600), **kwargs: Any):
     """Show the scan in a notebook.
@@ -349,7 +374,8 @@ def show_scan(scan: Scan, scalars: np.ndarray | None = None, *, backend: str = "
                           "showing a static PNG instead of the interactive view", stacklevel=2)
         else:
             pl = scan_plotter(scan, scalars, window_size=size, off_screen=True, notebook=True, **kwargs)
-            return pl.show(jupyter_backend="html", return_viewer=True)
+            with _no_wasm_download():
+                return pl.show(jupyter_backend="html", return_viewer=True)
     img = render_scan_png(scan, scalars, size=size, **kwargs)
     try:
         import io
