@@ -250,6 +250,7 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         img = scan.texture
         if scalars is not None:
             img = _bake_heat_texture(a, img, scalars, cmap, clim, alpha)
+        pd.point_data.remove("RGB")         # else vtk.js colours the bar by the RGB array's range
         pl.add_mesh(pd, texture=pv.Texture(img), name="scan", **light)
     else:
         rgb = a["rgb"]
@@ -260,10 +261,11 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         pl.add_mesh(pd, scalars="RGB", rgb=True, name="scan", **light)
     if scalars is not None:
         lo, hi = _clim(scalars, clim)
-        # an invisible two-point carrier gives the colour bar its lookup table
+        # a two-point carrier gives the colour bar its lookup table; barely visible, but not fully
+        # transparent: vtk.js skips invisible actors and then never sets the bar's range (shows 0-255)
         bar = pv.PolyData(np.repeat(a["points"][:1], 2, axis=0))
         bar.point_data[scalar_name] = np.array([lo, hi])
-        pl.add_mesh(bar, scalars=scalar_name, cmap=cmap, clim=(lo, hi), opacity=0.0, name="colorbar",
+        pl.add_mesh(bar, scalars=scalar_name, cmap=cmap, clim=(lo, hi), opacity=0.004, name="colorbar",
                     show_scalar_bar=True, pickable=False,
                     scalar_bar_args=dict(title=scalar_name, vertical=True, position_x=0.87, position_y=0.15,
                                          width=0.07, height=0.7, color="black", title_font_size=16,
@@ -324,21 +326,31 @@ def render_scan_png(scan: Scan, scalars: np.ndarray | None = None, *, path: str 
 
 
 @contextlib.contextmanager
-def _no_wasm_download():
-    """Keep trame-vtklocal out of the trame server pyvista launches to export the scene.
+def _html_export():
+    """Settings for exporting the scene to the self-contained vtk.js page (restored afterwards).
 
-    The html backend only needs the vtk.js scene export, but the server start-up initialises trame-vtklocal
-    when it is installed, and that tries to download VTK's WebAssembly build from gitlab.kitware.com (a
-    network request, and a traceback when offline). Hiding the module for the start-up skips it; a
-    vtklocal already imported by the user is left alone.
+    * trame-vtklocal is kept out of the trame server pyvista starts to export the scene: the html backend
+      only needs the vtk.js export, but the server start-up initialises trame-vtklocal when it is installed,
+      and that tries to download VTK's WebAssembly build from gitlab.kitware.com (a network request, and a
+      traceback when offline). A vtklocal the user already imported is left alone.
+    * Lookup tables are exported as colour transfer functions (trame-vtk's ``encode_lut``): the plain
+      lookup-table export loses the value range, and the colour bar then reads 0-255.
     """
     name = "trame.widgets.vtklocal"
     hide = name not in sys.modules
     if hide:
         sys.modules[name] = None  # type: ignore[assignment]  # makes "from trame.widgets import vtklocal" fail
     try:
+        from trame_vtk.modules.vtk.serializers import initialize as _ser
+        old_lut = _ser.vtk_config.convert_lut
+        _ser.encode_lut(True)
+    except (ImportError, AttributeError):  # another trame-vtk layout: export as it comes
+        _ser = None
+    try:
         yield
     finally:
+        if _ser is not None:
+            _ser.encode_lut(old_lut)
         if hide and sys.modules.get(name, 0) is None:
             del sys.modules[name]
 
@@ -374,7 +386,7 @@ def show_scan(scan: Scan, scalars: np.ndarray | None = None, *, backend: str = "
                           "showing a static PNG instead of the interactive view", stacklevel=2)
         else:
             pl = scan_plotter(scan, scalars, window_size=size, off_screen=True, notebook=True, **kwargs)
-            with _no_wasm_download():
+            with _html_export():
                 return pl.show(jupyter_backend="html", return_viewer=True)
     img = render_scan_png(scan, scalars, size=size, **kwargs)
     try:
