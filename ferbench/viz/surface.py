@@ -193,6 +193,25 @@ def _front_camera(pl, points: np.ndarray, padding: float, right_margin: float = 
     pl.renderer.ResetCameraClippingRange()
 
 
+@contextlib.contextmanager
+def _egl_if_offscreen(off_screen: bool):
+    """Make VTK's offscreen render windows EGL ones on Linux (unless the user chose a window class).
+
+    Where a DISPLAY is set (Xvfb under pytest-xvfb, a desktop), VTK would open an X window even offscreen,
+    and when that X server goes away before the process exits, Xlib aborts the process with "XIO: fatal IO
+    error" and exit status 1. EGL needs no X server.
+    """
+    key = "VTK_DEFAULT_OPENGL_WINDOW"
+    use = off_screen and sys.platform.startswith("linux") and key not in os.environ
+    if use:
+        os.environ[key] = "vtkEGLRenderWindow"
+    try:
+        yield
+    finally:
+        if use:
+            os.environ.pop(key, None)
+
+
 def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | Any = "jet",
                  clim: tuple[float, float] | None = None, alpha: float = 0.6, title: str | None = None,
                  scalar_name: str = "value", landmarks: bool = False, texture: bool = True,
@@ -243,7 +262,8 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         kw["off_screen"] = off_screen
     if notebook is not None:
         kw["notebook"] = notebook
-    pl = pv.Plotter(window_size=list(window_size), **kw)
+    with _egl_if_offscreen(bool(off_screen) or bool(pv.OFF_SCREEN)):
+        pl = pv.Plotter(window_size=list(window_size), **kw)
     pl.set_background(_BACKGROUND)
     light = dict(smooth_shading=True, ambient=0.35, diffuse=0.75, specular=0.05)
     if use_tex:
@@ -386,8 +406,11 @@ def show_scan(scan: Scan, scalars: np.ndarray | None = None, *, backend: str = "
                           "showing a static PNG instead of the interactive view", stacklevel=2)
         else:
             pl = scan_plotter(scan, scalars, window_size=size, off_screen=True, notebook=True, **kwargs)
-            with _html_export():
-                return pl.show(jupyter_backend="html", return_viewer=True)
+            try:
+                with _html_export():
+                    return pl.show(jupyter_backend="html", return_viewer=True)   # the scene is exported now
+            finally:
+                pl.close()          # frees the render window (and its X connection, where there is one)
     img = render_scan_png(scan, scalars, size=size, **kwargs)
     try:
         import io
