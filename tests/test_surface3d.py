@@ -67,6 +67,13 @@ def test_polydata_splits_uv_seams_and_keeps_texture_coords_per_corner():
     np.testing.assert_allclose(pd.active_texture_coordinates[corners], scan.texcoords[scan.texcoord_faces])
     np.testing.assert_allclose(pd.points[corners], scan.vertices[scan.faces])
     assert 4 in pd.point_data[ORIGINAL_INDEX]                   # the loose vertex keeps a point
+    # split points share the unsplit mesh's normal (no shading crease along the seam)
+    n = pd.point_data["Normals"]
+    np.testing.assert_allclose(n, np.tile([0, 0, 1.0], (pd.n_points, 1)), atol=1e-12)
+    # per-corner texcoord indices that repeat the same (u, v) do not split anything
+    per_corner = Scan(scan.vertices, scan.faces, texcoords=np.array([[0, 0], [.4, 0], [0, .4], [.4, 0], [1, 1], [0, .4]]),
+                      texcoord_faces=np.array([[0, 1, 2], [3, 4, 5]]), texture=scan.texture)
+    assert scan_to_polydata(per_corner).n_points == scan.n_vertices
 
 
 def test_polydata_of_a_seamless_scan_has_its_vertex_and_face_counts(face):
@@ -101,6 +108,25 @@ def test_render_is_a_centred_face_filling_the_frame(face, tmp_path):
     assert lips.any() and np.nonzero(lips)[0].mean() > 80
     p = render_scan_png(face, path=tmp_path / "f.png", size=(120, 120))
     assert p.exists() and p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_posed_view_uses_the_facegrid_frame(face):
+    pytest.importorskip("pyvista")
+    from ferbench.preprocess import FaceGrid
+    from ferbench.viz.surface import render_scan_png
+
+    a = np.radians(90.0)                                # a grid frame rotated a quarter turn about z
+    T = np.eye(4)
+    T[:2, :2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
+    g = FaceGrid(np.zeros((4, 4, 3)), np.ones((4, 4), bool), transform=T)
+    up = _face_pixels(render_scan_png(face, size=(160, 160)))
+    turned = _face_pixels(render_scan_png(face, size=(160, 160), facegrid=g))
+    np.testing.assert_allclose(turned.mean(), up.mean(), atol=0.1)
+    # the face is taller than wide; turned by 90 degrees it is wider than tall
+    def hw(m):
+        r, c = np.nonzero(m)
+        return np.ptp(r), np.ptp(c)
+    assert hw(up)[0] > hw(up)[1] and hw(turned)[0] < 0.95 * 160 and hw(turned)[1] > 0.95 * 150
 
 
 def test_heat_map_of_ones_paints_the_colormap_top_colour(face):

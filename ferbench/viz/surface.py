@@ -31,22 +31,38 @@ ORIGINAL_INDEX = "ferbench_vertex"
 _BACKGROUND = (1.0, 1.0, 1.0)
 
 
-def _split_seams(faces: np.ndarray, texcoord_faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _split_seams(faces: np.ndarray, texcoords: np.ndarray, texcoord_faces: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split vertices whose corners use different texture coordinates (UV seams).
 
-    Every distinct (vertex, texcoord) pair of the face corners becomes one point, so each point has one
-    texture coordinate and the texture is continuous on both sides of a seam.
+    Every distinct (vertex, texture coordinate value) pair of the face corners becomes one point, so each
+    point has one texture coordinate and the texture is continuous on both sides of a seam. Texcoord
+    indices that repeat the same (u, v) value do not split a vertex.
 
     Returns
     -------
     vertex_of_point : (p,) index of each point's vertex in the scan
-    texcoord_of_point : (p,) index of each point's texture coordinate
+    texcoord_of_point : (p,) index into ``texcoords`` of each point's texture coordinate
     new_faces : (m, 3) the faces over the points
     """
-    pairs = np.stack([faces.ravel(), texcoord_faces.ravel()], 1)
+    _, first, canon = np.unique(texcoords, axis=0, return_index=True, return_inverse=True)
+    canon = canon.reshape(-1)
+    pairs = np.stack([faces.ravel(), canon[texcoord_faces.ravel()]], 1)
     uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
     # points in vertex order; a vertex without seams keeps exactly one point
-    return uniq[:, 0], uniq[:, 1], inverse.reshape(faces.shape).astype(np.int64)
+    return uniq[:, 0], first[uniq[:, 1]], inverse.reshape(faces.shape).astype(np.int64)
+
+
+def _vertex_normals(V: np.ndarray, F: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals, oriented toward +z on average (the viewer's side)."""
+    fn = np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]])
+    if fn[:, 2].sum() < 0:
+        fn = -fn
+    n = np.zeros_like(V)
+    for k in range(3):
+        np.add.at(n, F[:, k], fn)
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, norm, out=np.tile([0.0, 0.0, 1.0], (len(V), 1)), where=norm > 0)
 
 
 def _polydata_arrays(scan: Scan) -> dict[str, Any]:
@@ -61,14 +77,15 @@ def _polydata_arrays(scan: Scan) -> dict[str, Any]:
         if scan.texcoord_faces is None:
             uv = scan.texcoords
         else:
-            vidx, tidx, faces = _split_seams(F, scan.texcoord_faces)
+            vidx, tidx, faces = _split_seams(F, scan.texcoords, scan.texcoord_faces)
             uv = scan.texcoords[tidx]
             # vertices used by no face keep one point each (so per-vertex values still line up)
             loose = np.setdiff1d(np.arange(n), vidx)
             if loose.size:
                 vidx = np.concatenate([vidx, loose])
                 uv = np.concatenate([uv, np.zeros((loose.size, 2))])
-    return dict(points=V[vidx], faces=faces, uv=uv, rgb=scan.vertex_rgb()[vidx], index=vidx)
+    normals = _vertex_normals(V, F)[vidx]     # of the unsplit mesh: no shading crease along the seams
+    return dict(points=V[vidx], faces=faces, uv=uv, rgb=scan.vertex_rgb()[vidx], index=vidx, normals=normals)
 
 
 def scan_to_polydata(scan: Scan):
@@ -85,7 +102,8 @@ def scan_to_polydata(scan: Scan):
         Triangles over the scan's vertices. When the texture coordinates are indexed per face corner
         (``texcoord_faces``), vertices on a UV seam are split (one point per distinct (vertex, texcoord)
         pair), so the point count is ``n_vertices`` plus the seam splits; each point's texture coordinate
-        is its corners'. Point data: ``"RGB"`` (uint8 vertex colours, :meth:`Scan.vertex_rgb`) and
+        is its corners'. Point data: ``"RGB"`` (uint8 vertex colours, :meth:`Scan.vertex_rgb`), ``"Normals"``
+        (smooth vertex normals of the unsplit mesh) and
         :data:`ORIGINAL_INDEX` (the scan vertex of each point; ``values[pd[ORIGINAL_INDEX]]`` maps
         per-vertex values onto the points). The texture image itself is attached by :func:`scan_plotter`.
     """
@@ -96,6 +114,8 @@ def scan_to_polydata(scan: Scan):
     pd = pv.PolyData(np.ascontiguousarray(a["points"], dtype=np.float64), cells)
     pd.point_data["RGB"] = np.ascontiguousarray(a["rgb"], dtype=np.uint8)
     pd.point_data[ORIGINAL_INDEX] = a["index"].astype(np.int64)
+    pd.point_data["Normals"] = a["normals"]
+    pd.point_data.active_normals_name = "Normals"
     if a["uv"] is not None:
         pd.active_texture_coordinates = np.ascontiguousarray(a["uv"], dtype=np.float64)
     return pd
@@ -152,6 +172,11 @@ def heat_vertex_colors(base_rgb: np.ndarray, values: np.ndarray, cmap: str | Any
     return (1.0 - a) * base + a * heat
 
 
+def _bar_format(lo: float, hi: float) -> str:
+    """Short colour-bar labels: two decimals for ranges like [0, 1], else two significant digits."""
+    return "%.2f" if max(abs(lo), abs(hi)) < 100 and hi - lo >= 0.05 else "%.2g"
+
+
 def _bake_heat_texture(arrays: dict[str, Any], texture: np.ndarray, values: np.ndarray, cmap, clim,
                        alpha: float) -> np.ndarray:
     """The texture image with the heat map blended in texture space (keeps the texture's full detail).
@@ -193,6 +218,16 @@ def _front_camera(pl, points: np.ndarray, padding: float, right_margin: float = 
     pl.renderer.ResetCameraClippingRange()
 
 
+def _posed(scan: Scan, facegrid: Any) -> Scan:
+    """A shallow copy of the scan with vertices and landmarks moved into the FaceGrid's frame."""
+    import dataclasses
+
+    lm = scan.landmarks
+    if lm is not None:
+        lm = facegrid.to_grid_frame(lm)
+    return dataclasses.replace(scan, vertices=facegrid.to_grid_frame(scan.vertices), landmarks=lm)
+
+
 @contextlib.contextmanager
 def _egl_if_offscreen(off_screen: bool):
     """Make VTK's offscreen render windows EGL ones on Linux (unless the user chose a window class).
@@ -216,7 +251,7 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
                  clim: tuple[float, float] | None = None, alpha: float = 0.6, title: str | None = None,
                  scalar_name: str = "value", landmarks: bool = False, texture: bool = True,
                  window_size: tuple[int, int] = (600, 600), off_screen: bool | None = None,
-                 padding: float = 0.03, notebook: bool | None = None):
+                 padding: float = 0.03, notebook: bool | None = None, facegrid: Any = None):
     """A ``pyvista.Plotter`` showing the scan from the front, the face filling the view.
 
     Parameters
@@ -241,6 +276,9 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         Passed to ``pyvista.Plotter``.
     padding
         Margin around the face as a fraction of its extent.
+    facegrid
+        The scan's :class:`~ferbench.preprocess.FaceGrid`: show the scan in the grid's normalised pose
+        (frontal, nose tip at the origin) instead of the scan's own frame.
 
     Returns
     -------
@@ -249,6 +287,8 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
     """
     import pyvista as pv
 
+    if facegrid is not None:
+        scan = _posed(scan, facegrid)
     a = _polydata_arrays(scan)
     pd = scan_to_polydata(scan)
     n = scan.n_vertices
@@ -265,7 +305,9 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
     with _egl_if_offscreen(bool(off_screen) or bool(pv.OFF_SCREEN)):
         pl = pv.Plotter(window_size=list(window_size), **kw)
     pl.set_background(_BACKGROUND)
-    light = dict(smooth_shading=True, ambient=0.35, diffuse=0.75, specular=0.05)
+    # smooth (Phong) shading with the polydata's own point normals (pyvista's smooth_shading would recompute
+    # them on the split mesh and crease the seams)
+    light = dict(ambient=0.35, diffuse=0.75, specular=0.05, interpolation="phong")
     if use_tex:
         img = scan.texture
         if scalars is not None:
@@ -289,7 +331,7 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
                     show_scalar_bar=True, pickable=False,
                     scalar_bar_args=dict(title=scalar_name, vertical=True, position_x=0.87, position_y=0.15,
                                          width=0.07, height=0.7, color="black", title_font_size=16,
-                                         label_font_size=14, n_labels=5, fmt="%.2g"))
+                                         label_font_size=14, n_labels=5, fmt=_bar_format(lo, hi)))
     if landmarks and scan.landmarks is not None:
         lm = scan.landmarks[np.isfinite(scan.landmarks).all(1)]
         if len(lm):
