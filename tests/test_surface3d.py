@@ -1,9 +1,13 @@
 """Tests of ferbench.viz.surface: pyvista polydata, offscreen renders, heat maps and the notebook widget."""
 from __future__ import annotations
 
+import base64
 import html
+import io
+import json
 import re
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -148,13 +152,33 @@ def test_show_scan_html_widget_is_self_contained(face):
     pytest.importorskip("trame_vtk")
     from ferbench.viz.surface import show_scan
 
-    w = show_scan(face, np.linspace(0, 1, face.n_vertices), size=(300, 300))
+    w = show_scan(face, np.linspace(0.2, 0.7, face.n_vertices), size=(300, 300), scalar_name="Grad-CAM")
     page = html.unescape(w.value)
     assert "OfflineLocalView" in page and len(page) > 100_000
     # nothing would be fetched from the network: no remote scripts, styles or module imports
     remote = re.findall(r"<(?:script|link|img|iframe)[^>]*(?:src|href)\s*=\s*[\"']?https?://", page, re.I)
     remote += re.findall(r"(?:import|from)\s*\(?\s*[\"']https?://", page)
     assert remote == []
+    # the exported colour bar keeps the value range (a plain lookup-table export reads 0-255 in vtk.js)
+    scene = json.loads(zipfile.ZipFile(io.BytesIO(base64.b64decode(w.scene))).read("index.json"))
+    bars = _find(scene, "vtkScalarBarActor")
+    assert len(bars) == 1 and bars[0]["properties"]["axisLabel"] == "Grad-CAM"
+    ctf = _find(bars[0], "vtkColorTransferFunction")[0]["properties"]["nodes"]
+    assert ctf[0][0] == pytest.approx(0.2) and ctf[-1][0] == pytest.approx(0.7)
+    assert _find(scene, "vtkTexture")                         # the textured face is in the scene
+
+
+def _find(o, kind: str, out=None) -> list:
+    out = [] if out is None else out
+    if isinstance(o, dict):
+        if o.get("type") == kind:
+            out.append(o)
+        for v in o.values():
+            _find(v, kind, out)
+    elif isinstance(o, list):
+        for v in o:
+            _find(v, kind, out)
+    return out
 
 
 def test_show_scan_falls_back_to_png_without_trame(face, monkeypatch):

@@ -228,6 +228,22 @@ def _posed(scan: Scan, facegrid: Any) -> Scan:
     return dataclasses.replace(scan, vertices=facegrid.to_grid_frame(scan.vertices), landmarks=lm)
 
 
+def _load_before_gl() -> None:
+    """Import triton (torch's compiler, which bundles its own LLVM) before VTK opens a GL context.
+
+    Mesa's software OpenGL (llvmpipe, what EGL/Xvfb give on machines without a GPU driver) loads the
+    system's libLLVM; importing triton after that (torchvision imports it) crashes the process with a
+    segmentation fault. In the other order both work.
+    """
+    import importlib.util
+
+    try:
+        if importlib.util.find_spec("triton") is not None:
+            import triton  # noqa: F401
+    except Exception:  # a broken triton is torch's problem, not the renderer's
+        pass
+
+
 @contextlib.contextmanager
 def _egl_if_offscreen(off_screen: bool):
     """Make VTK's offscreen render windows EGL ones on Linux (unless the user chose a window class).
@@ -302,6 +318,7 @@ def scan_plotter(scan: Scan, scalars: np.ndarray | None = None, *, cmap: str | A
         kw["off_screen"] = off_screen
     if notebook is not None:
         kw["notebook"] = notebook
+    _load_before_gl()
     with _egl_if_offscreen(bool(off_screen) or bool(pv.OFF_SCREEN)):
         pl = pv.Plotter(window_size=list(window_size), **kw)
     pl.set_background(_BACKGROUND)
