@@ -173,8 +173,14 @@ def heat_vertex_colors(base_rgb: np.ndarray, values: np.ndarray, cmap: str | Any
 
 
 def _bar_format(lo: float, hi: float) -> str:
-    """Short colour-bar labels: two decimals for ranges like [0, 1], else two significant digits."""
-    return "%.2f" if max(abs(lo), abs(hi)) < 100 and hi - lo >= 0.05 else "%.2g"
+    """Short colour-bar labels: two decimals for ranges like [0, 1], whole numbers for ranges like mm of
+    depth, else two significant digits."""
+    span, big = hi - lo, max(abs(lo), abs(hi))
+    if 0.05 <= span < 10 and big < 100:
+        return "%.2f"
+    if span >= 10 and big < 1e5:
+        return "%.0f"
+    return "%.2g"
 
 
 def _bake_heat_texture(arrays: dict[str, Any], texture: np.ndarray, values: np.ndarray, cmap, clim,
