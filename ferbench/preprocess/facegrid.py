@@ -91,6 +91,27 @@ class FaceGrid:
     def synthetic(self) -> bool:
         return bool(self.meta is not None and self.meta.synthetic)
 
+    def to_grid_frame(self, points: np.ndarray) -> np.ndarray:
+        """Map (n, 3) points from the input scan's coordinates into the grid frame (applies ``transform``)."""
+        P = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        return P @ self.transform[:3, :3].T + self.transform[:3, 3]
+
+    def pixel_coords(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fractional grid positions of (n, 3) input-scan points.
+
+        Returns
+        -------
+        rows, cols
+            (n,) float64; pixel (i, j)'s centre is at ``rows == i``, ``cols == j`` (not clipped, so points
+            off the grid have rows/cols outside ``[-0.5, H - 0.5]`` / ``[-0.5, W - 0.5]``).
+        z
+            (n,) depth of the points in the grid frame (mm, +z toward the viewer).
+        """
+        P = self.to_grid_frame(points)
+        x0, y0 = self.xyz[0, 0, 0], self.xyz[0, 0, 1]     # x, y are set everywhere (only z is NaN off the face)
+        h = self.pixel_size_mm
+        return (y0 - P[:, 1]) / h, (P[:, 0] - x0) / h, P[:, 2]
+
     @classmethod
     def from_depth(cls, z: np.ndarray, pixel_size_mm: float = 1.0, mask: np.ndarray | None = None,
                    texture: np.ndarray | None = None, meta: ScanMeta | None = None) -> "FaceGrid":

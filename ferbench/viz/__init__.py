@@ -5,6 +5,7 @@
 * :class:`ExplanationGridDisplay` - saliency / CAM / attention overlays, one row per class.
 * :class:`EmbeddingDisplay` and :func:`embedding_panels` - t-SNE scatters coloured by expression.
 * ``MapGridDisplay`` and ``TauSweepDisplay`` (attribute-map grid, tau sweep) live in :mod:`ferbench.viz.maps`.
+* 3D views of a scan with pyvista (heat maps painted on the surface) live in :mod:`ferbench.viz.surface`.
 
 Every label says where a number comes from: :func:`paper_source` / :func:`run_source`.
 matplotlib is imported only when something is drawn.
@@ -22,6 +23,8 @@ _EXPORTS = {
     "paper_source": "_common", "run_source": "_common", "VizError": "_common", "CLASS_COLORS": "_common",
     "PAPER_NAMES": "_common", "row_normalise": "_common", "load_results": "_common",
     "MapGridDisplay": "maps", "TauSweepDisplay": "maps",
+    "scan_to_polydata": "surface", "scan_plotter": "surface", "show_scan": "surface",
+    "render_scan_png": "surface", "heat_vertex_colors": "surface",
 }
 
 __all__ = sorted(_EXPORTS)
