@@ -25,12 +25,11 @@ def display_images(model, x) -> np.ndarray:
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
     if arr.ndim != 4:
         raise VizError(f"x must be (N, C, H, W), got shape {arr.shape}")
-    start, sl = 0, slice(0, 1)
-    for name, ch in getattr(model, "inputs", ()):
-        if name == "texture" and ch == 3:
-            sl = slice(start, start + 3)
-            break
-        start += ch
+    from ferbench.models._base import input_slices
+
+    sl = input_slices(getattr(model, "inputs", ())).get("texture", slice(0, 1))
+    if sl.stop - sl.start != 3:
+        sl = slice(0, 1)
     img = arr[:, sl].transpose(0, 2, 3, 1)
     lo = img.min(axis=(1, 2, 3), keepdims=True)
     rng = img.max(axis=(1, 2, 3), keepdims=True) - lo
