@@ -139,6 +139,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     from ferbench.eval.protocols import make_splits
     from ferbench.eval.results import SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint
     from ferbench.eval.training import load_checkpoint, predict
+    from ferbench.views.labels import title_label
 
     p = Path(results)
     if p.is_dir():
@@ -217,7 +218,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
            "n": summ["n"], "folds": folds,
            "per_class_accuracy": dict(zip(classes, summ["per_class_accuracy"])),
            "confusion": summ["confusion"], "classes": list(classes)}
-    out["accuracy_text"] = f"{100 * out['accuracy']:.2f} %" + (" (synthetic)" if synthetic else "")
+    out["accuracy_text"] = title_label(f"{100 * out['accuracy']:.2f} %", synthetic)
     if run is not None:
         run.write_evaluation(out)
     return out

@@ -645,6 +645,8 @@ class Run:
 
 def summary_text(results: dict[str, Any]) -> str:
     """One line: pooled accuracy, held-out count, 95 % interval, chance and the p-value against it."""
+    from ferbench.views.labels import title_label
+
     results = normalise_results(results)
     synthetic = bool(results.get("synthetic"))
     acc = results.get("accuracy")
@@ -652,7 +654,7 @@ def summary_text(results: dict[str, Any]) -> str:
     def fmt(v):
         if v is None or not np.isfinite(v):
             return "n/a"
-        return f"{100 * v:.2f} %" + (" (synthetic)" if synthetic else "")
+        return title_label(f"{100 * v:.2f} %", synthetic)
 
     text = f"pooled accuracy {fmt(acc)}"
     ct = results.get("chance_test")

@@ -297,7 +297,9 @@ def _fn_name(fn: Callable | None) -> str | None:
 def _fmt(v: float | None, synthetic: bool) -> str:
     if v is None or not np.isfinite(v):
         return "n/a"
-    return f"{100 * v:.2f} %" + (" (synthetic)" if synthetic else "")
+    from ferbench.views.labels import title_label
+
+    return title_label(f"{100 * v:.2f} %", synthetic)
 
 
 def results_summary(results: dict[str, Any]) -> str:
