@@ -35,7 +35,8 @@ import numpy as np
 from ferbench.errors import FerbenchError
 
 __all__ = ["SCHEMA_VERSION", "RESULTS_FILE", "SPLITS_FILE", "EVALUATION_FILE", "SETTINGS_FILE", "ResultsError",
-           "split_name", "checkpoint_name", "normalise_results", "write_json", "read_results_file",
+           "split_name", "checkpoint_name", "normalise_results", "write_json", "write_results", "write_splits",
+           "read_results_file", "summary_text",
            "model_from_checkpoint", "Fold", "HeldOutScan", "RunSummary", "FoldModel", "Run", "open_run",
            "list_runs", "is_run"]
 
@@ -119,6 +120,20 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_results(folder: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """Write ``folder/results.json`` (current schema) atomically; returns the file."""
+    f = Path(folder) / RESULTS_FILE
+    write_json(f, dict(data, schema=SCHEMA_VERSION))
+    return f
+
+
+def write_splits(folder: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """Write ``folder/splits.json`` (:meth:`ferbench.eval.protocols.ProtocolSplits.to_json`) atomically."""
+    f = Path(folder) / SPLITS_FILE
+    write_json(f, data)
+    return f
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -45,8 +45,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ferbench.errors import DatasetError, FerbenchError
-from ferbench.eval.results import (CHECKPOINTS_DIR, FOLDS_DIR, PREDICTIONS_FILE, RESULTS_FILE, SCHEMA_VERSION,
-                                   SPLITS_FILE, checkpoint_name, features_file_name, fold_file_name, split_name)
+from ferbench.eval.results import (CHECKPOINTS_DIR, FOLDS_DIR, PREDICTIONS_FILE, SCHEMA_VERSION, checkpoint_name,
+                                   features_file_name, fold_file_name, split_name, write_results, write_splits)
 
 __all__ = ["run_protocol", "run_fold", "build_model", "aggregate", "RESULTS_VERSION"]
 
@@ -201,8 +201,8 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
     from ferbench.eval.data import MapCache, precompute, record_to_dict
 
     out = Path(out_dir)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    (out / "folds").mkdir(exist_ok=True)
+    (out / CHECKPOINTS_DIR).mkdir(parents=True, exist_ok=True)
+    (out / FOLDS_DIR).mkdir(exist_ok=True)
     model_options = dict(model_options or {})
     probe = build_model(model, ps.n_classes, size, model_options)
     size = int(probe.input_size)
@@ -226,7 +226,7 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
             raise DatasetError(f"{out}: holds a different run (differs in {', '.join(diff)}); "
                                f"use another results folder")
     _write_json(run_file, settings)
-    _write_json(out / SPLITS_FILE, ps.to_json())
+    write_splits(out, ps.to_json())
 
     t0 = time.perf_counter()
     cache = MapCache(cache_dir, tuple(map(tuple, inputs)), size, ps.modality, map_fn)
@@ -396,7 +396,7 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
         "confusion_row_normalised_mean": mean_row_normalised(cms).tolist() if cms else None,
         "timings": timings,
     }
-    _write_json(out / RESULTS_FILE, results)
+    write_results(out, results)
     with open(out / PREDICTIONS_FILE, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["round", "fold", "path", "subject", "dataset", "y_true", "y_pred",

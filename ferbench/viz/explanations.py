@@ -182,6 +182,21 @@ class EmbeddingDisplay:
         self.source = source
 
     @classmethod
+    def from_view(cls, view) -> "EmbeddingDisplay":
+        """From a :class:`ferbench.views.EmbeddingView` (points coloured by true class)."""
+        disp = cls(view.points, view.y_true, class_names=view.classes, title=view.title,
+                   source=run_source(view.synthetic))
+        disp.view = view
+        return disp
+
+    @classmethod
+    def from_run(cls, run, fold: int = 0, method: str = "tsne", **kwargs: Any) -> "EmbeddingDisplay":
+        """:func:`ferbench.views.embedding_view` of a run's fold (``kwargs``: ``max_scans``, ``seed``, ``device``)."""
+        from ferbench.views.embedding import embedding_view
+
+        return cls.from_view(embedding_view(run, fold, method, **kwargs))
+
+    @classmethod
     def from_embedding(cls, embedding, labels, **kwargs: Any) -> "EmbeddingDisplay":
         """From precomputed 2-D coordinates."""
         return cls(embedding, labels, **kwargs)

@@ -42,7 +42,9 @@ class MapGridDisplay:
     @classmethod
     def from_view(cls, view) -> "MapGridDisplay":
         """From a :class:`ferbench.views.ScanMapsView` (the maps it holds, its synthetic flag)."""
-        return cls(view.arrays(), synthetic=view.synthetic, title=f"Attribute maps {view.scan_name}")
+        disp = cls(view.arrays(), synthetic=view.synthetic, title=f"Attribute maps {view.scan_name}")
+        disp.view = view
+        return disp
 
     @classmethod
     def from_scan(cls, scan, names: Sequence[str] | None = None, size: int = 224, **options: Any) -> "MapGridDisplay":
