@@ -225,20 +225,9 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
 
 
 def _resolve_fn(name: str | None):
-    """A map function recorded in run.json: only ferbench's own are imported (a name read from a file
-    must not import arbitrary code); pass your own as ``map_fn``."""
-    if not name:
-        return None
-    import importlib
+    from ferbench.eval.results import resolve_map_fn
 
-    mod, _, qual = name.rpartition(".")
-    if not (mod == "ferbench" or mod.startswith("ferbench.")):
-        raise FerbenchError(f"the run was trained with map function {name[:80]}; pass it again as map_fn "
-                            "(functions named in results are not imported)")
-    try:
-        return getattr(importlib.import_module(mod), qual)
-    except (ImportError, AttributeError):
-        raise FerbenchError(f"map function {name} recorded in the results cannot be imported") from None
+    return resolve_map_fn(name)
 
 
 def linear_probe(results: str | os.PathLike, fold: int = 0, round: int = 0, *, C: float = 0.1,

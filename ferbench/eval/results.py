@@ -36,7 +36,7 @@ from ferbench.errors import FerbenchError
 
 __all__ = ["SCHEMA_VERSION", "RESULTS_FILE", "SPLITS_FILE", "EVALUATION_FILE", "SETTINGS_FILE", "ResultsError",
            "split_name", "checkpoint_name", "normalise_results", "write_json", "write_results", "write_splits",
-           "read_results_file", "summary_text",
+           "read_results_file", "summary_text", "resolve_map_fn",
            "model_from_checkpoint", "Fold", "HeldOutScan", "RunSummary", "FoldModel", "Run", "open_run",
            "list_runs", "is_run"]
 
@@ -220,6 +220,23 @@ def model_from_checkpoint(ck: dict[str, Any], path: str | os.PathLike, factory: 
     return model, meta
 
 
+def resolve_map_fn(name: str | None) -> Callable | None:
+    """A map function named in run.json: only ferbench's own are imported (a name read from a file must not
+    import arbitrary code); pass your own in code as ``map_fn``."""
+    if not name:
+        return None
+    import importlib
+
+    mod, _, qual = str(name).rpartition(".")
+    if not (mod == "ferbench" or mod.startswith("ferbench.")):
+        raise FerbenchError(f"the run was trained with map function {str(name)[:80]}; pass it again as map_fn "
+                            "(functions named in results are not imported)")
+    try:
+        return getattr(importlib.import_module(mod), qual)
+    except (ImportError, AttributeError):
+        raise FerbenchError(f"map function {name} recorded in the results cannot be imported") from None
+
+
 # --------------------------------------------------------------------------- value types
 @dataclass(frozen=True)
 class Fold:
@@ -361,6 +378,8 @@ class FoldModel:
         Class names in label order.
     fold, round
         0-based split.
+    map_fn
+        The run's map function (None: ferbench's default maps).
     """
 
     model: Any
@@ -375,6 +394,7 @@ class FoldModel:
     classes: list[str] = field(default_factory=list)
     fold: int = 0
     round: int = 0
+    map_fn: Callable | None = None
 
     def inputs(self, indices) -> tuple[Any, np.ndarray]:
         """Stacked model inputs (a CPU float tensor, N x C x H x W) and labels of the given record indices."""
@@ -382,7 +402,7 @@ class FoldModel:
 
         from ferbench.eval.data import MapCache
 
-        cache = MapCache(self.cache_dir, self.model.inputs, self.size, self.modality)
+        cache = MapCache(self.cache_dir, self.model.inputs, self.size, self.modality, self.map_fn)
         idx = [int(i) for i in indices]
         x = np.stack([cache.get(self.records[i]) for i in idx]) if idx else np.zeros(
             (0, sum(c for _, c in self.model.inputs), self.size, self.size), np.float32)
@@ -623,7 +643,7 @@ class Run:
 
     # ------------------------------------------------------------ models
     def load_fold_model(self, fold: int = 0, round: int = 0, device: str | None = None, *,
-                        factory: Callable | None = None) -> FoldModel:
+                        factory: Callable | None = None, map_fn: Callable | None = None) -> FoldModel:
         """Load the final checkpoint of one split (0-based).
 
         Parameters
@@ -634,6 +654,8 @@ class Run:
             Torch device (default: CUDA when present, else CPU).
         factory
             Your own model factory for runs trained with one (never imported from the checkpoint).
+        map_fn
+            The map function the run was trained with, when it is your own (ferbench's are found from run.json).
 
         Raises
         ------
@@ -655,7 +677,8 @@ class Run:
         records = self.records
         return FoldModel(model=model, meta=meta, records=records, labels=self.labels, train=list(split["train"]),
                          test=list(split["test"]), size=int(meta["size"]), modality=self.modality,
-                         cache_dir=self.cache_dir, classes=self.classes, fold=int(fold), round=int(round))
+                         cache_dir=self.cache_dir, classes=self.classes, fold=int(fold), round=int(round),
+                         map_fn=map_fn if map_fn is not None else resolve_map_fn(self.settings.get("map_fn")))
 
 
 def summary_text(results: dict[str, Any]) -> str:
