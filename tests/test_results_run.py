@@ -14,30 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from ferbench.eval.protocols import make_splits
 from ferbench.eval.results import (SCHEMA_VERSION, ResultsError, Run, checkpoint_name, list_runs, normalise_results,
                                    open_run, split_name)
-from ferbench.eval.runner import run_protocol
-from ferbench.eval.testing import fake_index, synthetic_map_fn, tiny_model, write_fake_files
-from ferbench.eval.training import CheckpointError, TrainConfig
+from ferbench.eval.testing import synthetic_map_fn, tiny_model
+from ferbench.eval.training import CheckpointError
 
 torch.set_num_threads(1)
-INPUTS = (("depth", 1), ("texture", 3))
-SIZE = 16
+INPUTS = (("depth", 1), ("texture", 3))    # the layout of the conftest's tiny_run
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    idx = fake_index(8, root=str(root / "data"))
-    write_fake_files(idx)
-    ps = make_splits("bu3dfe_setting1_720", idx, folds=4, seed=0)
-    cfg = TrainConfig(epochs=1, batch_size=8, lr=3e-3, optimizer="adam", scheduler="step", step_size=2, gamma=0.5,
-                      seed=5)
-    out = run_protocol(tiny_model, ps, root / "runs" / "tiny__p__seed0", cfg, model_options={"inputs": INPUTS},
-                       size=SIZE, progress=False, map_fn=synthetic_map_fn, workers=1)
-    return out
 
 
 def test_round_trip_train_open_summary_fold_model(tiny_run):

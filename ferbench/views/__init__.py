@@ -2,7 +2,7 @@
 
 Each view is a pure function returning a plain dataclass of arrays, labels and titles. The HTML report
 (:mod:`ferbench.demo`), the napari plugin (``ferbench_napari.tasks``) and the notebook panels
-(:mod:`ferbench._ipywidgets`) only turn these into HTML, layers or widgets.
+only turn these into HTML, layers or widgets.
 
 =================================  ====================================================================
 :func:`scan_maps_view`             attribute maps of one scan (one shared computation), with colormaps

@@ -61,10 +61,8 @@ def embedding_view(run, fold: int = 0, method: str = "tsne", *, max_scans: int |
 
     Parameters
     ----------
-    run
-        A :class:`~ferbench.eval.results.Run` or a results folder.
-    fold
-        0-based split of the first round.
+    run, fold
+        The run (a :class:`~ferbench.eval.results.Run` or its folder) and its 0-based split (first round).
     method
         ``"tsne"`` (:func:`ferbench.explain.tsne_embedding`) or ``"pca"``.
     max_scans

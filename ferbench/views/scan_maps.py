@@ -85,8 +85,10 @@ class ScanMapsView:
         Name -> :class:`MapLayer`, in the order asked for.
     missing
         Name -> why the map is absent (texture maps of a scan without texture).
+    label
+        Subject and expression of the scan (its file name when unknown).
     title
-        ``"Attribute maps <scan>"`` plus ``" (synthetic)"``.
+        ``"Attribute maps <label>"`` plus ``" (synthetic)"``.
     """
 
     scan_name: str
@@ -95,6 +97,7 @@ class ScanMapsView:
     size: int
     maps: dict[str, MapLayer] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    label: str = ""
     title: str = ""
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -139,8 +142,11 @@ def iter_scan_maps(scan_or_grid, names: Sequence[str] | None = None, size: int =
     todo = [n for n in names if n not in missing]
     sname, src = _scan_name(grid)
     synthetic = bool(getattr(grid, "synthetic", False))
-    view = ScanMapsView(sname, src, synthetic, int(grid.xyz.shape[0]), {}, missing,
-                        title_label(f"Attribute maps {sname}", synthetic))
+    meta = getattr(grid, "meta", None)
+    label = " ".join(str(v) for v in (getattr(meta, "subject", None), getattr(meta, "expression", None)) if v)
+    label = label or sname
+    view = ScanMapsView(sname, src, synthetic, int(grid.xyz.shape[0]), {}, missing, label,
+                        title_label(f"Attribute maps {label}", synthetic))
     for n, data in iter_maps(grid, todo, **options):
         data = np.asarray(data, dtype=np.float32)
         rgb = data.ndim == 3 and data.shape[-1] == 3

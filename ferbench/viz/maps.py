@@ -42,7 +42,7 @@ class MapGridDisplay:
     @classmethod
     def from_view(cls, view) -> "MapGridDisplay":
         """From a :class:`ferbench.views.ScanMapsView` (the maps it holds, its synthetic flag)."""
-        disp = cls(view.arrays(), synthetic=view.synthetic, title=f"Attribute maps {view.scan_name}")
+        disp = cls(view.arrays(), synthetic=view.synthetic, title=f"Attribute maps {view.label}")
         disp.view = view
         return disp
 

@@ -234,7 +234,7 @@ def block_late_triton_import() -> bool:
 
 
 def explain_view(results: str | os.PathLike, fold: int = 0, index: int = 0, method: str = "gradcam", *,
-                 device: str | None = "cpu"):
+                 device: str | None = "cpu", factory: Any = None):
     """:func:`ferbench.views.explanation_view` (one held-out scan of a trained fold) with a ``layers()`` method.
 
     Parameters
@@ -247,11 +247,13 @@ def explain_view(results: str | os.PathLike, fold: int = 0, index: int = 0, meth
         One of :data:`ferbench.views.EXPLAIN_METHODS`.
     device
         Torch device (CPU by default).
+    factory
+        Your own model factory, for runs trained with one (checkpoints only name registered models).
     """
     block_late_triton_import()      # before torch / torchvision: see its docstring (napari + Mesa segfault)
     from dataclasses import fields
 
     from ferbench.views.explanation import explanation_view
 
-    v = explanation_view(results, fold, index, method, device=device)
+    v = explanation_view(results, fold, index, method, device=device, factory=factory)
     return ExplainView(**{f.name: getattr(v, f.name) for f in fields(v)})
