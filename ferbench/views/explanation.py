@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,6 @@ class ExplanationView:
     heatmaps: dict[str, np.ndarray]
     method: str
     synthetic: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
