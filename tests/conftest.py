@@ -58,3 +58,14 @@ def tiny_run(tmp_path_factory):
     return run_protocol(tiny_model, ps, root / "runs" / "tiny__p__seed0", cfg,
                         model_options={"inputs": (("depth", 1), ("texture", 3))}, size=16, progress=False,
                         map_fn=synthetic_map_fn, workers=1)
+
+
+@pytest.fixture(scope="session")
+def one_subject_dataset(tmp_path_factory):
+    """Index of a generated BU-3DFE-layout dataset of one synthetic subject (25 scans)."""
+    from ferbench.io import index_dataset
+    from ferbench.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("one_subject") / "data"
+    generate_dataset(root, n_subjects=1, seed=0, layouts=("bu3dfe",), progress=False, workers=1)
+    return index_dataset(root)
