@@ -148,8 +148,10 @@ def _section(report, title: str, fn, *args, **kwargs) -> Any:
 def _maps_section(report, scan, synthetic: bool, size: int) -> None:
     from ferbench.viz.maps import MapGridDisplay, TauSweepDisplay
 
+    from ferbench.views.scan_maps import scan_maps_view
+
     src = "synthetic" if synthetic else "real"
-    disp = MapGridDisplay.from_scan(scan, size=size).plot()
+    disp = MapGridDisplay.from_view(scan_maps_view(scan, size=size)).plot()
     report.add_figure(disp.figure_, caption=f"Attribute maps of {Path(scan.meta.source_path or '').name} "
                       f"(DF-CNN six maps, CM-CNN gray/LBP/depth, GEMax).", sources=[src])
     sweep = TauSweepDisplay.from_scan(scan, taus=(16, 20, 30, 40, 60)).plot()
@@ -161,28 +163,25 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
     import numpy as np
     import torch
 
-    from ferbench.eval.commands import load_fold_model
+    from ferbench.eval.results import open_run
+    from ferbench.views.embedding import embedding_view
+    from ferbench.views.explanation import modality_images
     from ferbench.viz import EmbeddingDisplay, ExplanationGridDisplay
 
     src = "synthetic" if synthetic else "real"
-    fm = load_fold_model(results, fold=0, device=str(device))     # the evaluated model of the first split
+    run = open_run(results)
+    fm = run.load_fold_model(0, device=str(device))     # the evaluated model of the first split
     model, inputs, train_idx, test_idx = fm.model, fm.inputs, fm.train, fm.test
     rng = np.random.default_rng(seed)
-    # a class-balanced subset of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
+    # a random subset of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
     test_idx = list(rng.permutation(test_idx)[: min(len(test_idx), 96)])
     x_test, y_test = inputs(test_idx)
     x_test = x_test.to(device)
     texture = None
-    names = [n for n, _ in model.inputs]
-    if "texture" in names or "gray" in names:
-        start = 0
-        for n, c in model.inputs:
-            if n in ("texture", "gray"):
-                texture = x_test[:, start:start + c].detach().cpu().numpy().transpose(0, 2, 3, 1)
-                if c == 1:
-                    texture = np.repeat(texture, 3, axis=3)
-                break
-            start += c
+    for name, img in modality_images(model, x_test).items():    # the first texture / gray input, as RGB
+        if name in ("texture", "gray"):
+            texture = img if img.ndim == 4 else np.repeat(img[..., None], 3, axis=3)
+            break
 
     if plan.paper == "dfcnn":
         from ferbench.models.dfcnn import DFCNNSVM
@@ -204,7 +203,8 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
                                           synthetic=synthetic).plot()
     report.add_figure(cam.figure_, caption=f"{plan.cam_method} (pytorch-grad-cam) over all input modalities, "
                       "per expression.", sources=[src])
-    emb = EmbeddingDisplay.from_model(model, x_test, y_test, synthetic=synthetic).plot()
+    emb = EmbeddingDisplay.from_view(embedding_view(run, 0, "tsne", max_scans=96, seed=seed,
+                                                    device=str(device))).plot()
     report.add_figure(emb.figure_, caption=f"t-SNE of the {model.feature_layer} features of held-out scans "
                       "(fold 1), coloured by expression.", sources=[src])
     if hasattr(model, "attention_maps"):
@@ -226,36 +226,37 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
 
 
 def _results_section(report, plan: DemoPlan, results: Path, synthetic: bool) -> None:
-    from ferbench.eval.runner import results_summary
+    from ferbench.eval.results import open_run
+    from ferbench.views.results import results_view
     from ferbench.viz import AccuracyTableDisplay, ConfusionComparisonDisplay
 
-    res = json.loads((results / "results.json").read_text())
+    run = open_run(results)
+    res = run.results
     src = "synthetic" if synthetic else "real"
-    run = (res.get("protocol_meta") or {}).get("splits_run")
+    splits_run = (res.get("protocol_meta") or {}).get("splits_run")
     report.add_text(
-        f"ferbench's {plan.model} under protocol {res.get('protocol')}{f' ({run} splits)' if run else ''}: "
-        f"{results_summary(res)} of held-out subjects "
+        f"ferbench's {plan.model} under protocol {res.get('protocol')}{f' ({splits_run} splits)' if splits_run else ''}: "
+        f"{run.summary().text} of held-out subjects "
         f"({src} data; {res.get('init_note', 'random initialisation')}).", sources=[src])
-    ct = res.get("chance_test") or {}
-    if ct.get("n") and ct.get("p_value", 0.0) >= 0.05:
+    summ = run.summary()
+    if summ.n and summ.p_value >= 0.05:
         n_train = (res.get("folds") or [{}])[0].get("n_train", "?")
         report.add_text(
-            f"This run is not distinguishable from guessing (p = {ct['p_value']:.2g} >= 0.05): with {n_train} "
+            f"This run is not distinguishable from guessing (p = {summ.p_value:.2g} >= 0.05): with {n_train} "
             f"training scans this model has not learnt the expressions. It does with more subjects "
             f"(`ferbench demo --paper {plan.paper} --subjects {plan.subjects_to_learn}`; README, \"What the models "
             f"reach on synthetic data\").", sources=[src])
     table, variant = plan.confusion if plan.confusion else (None, None)
-    cm = ConfusionComparisonDisplay.from_results(results, paper=plan.paper if table else None, table=table,
-                                                 variant=variant)
+    atab = tuple(plan.accuracy) if plan.accuracy else None
+    view = results_view(run, (table, variant) if table else None, paper=plan.paper, accuracy_table=atab)
+    cm = ConfusionComparisonDisplay.from_view(view)
     report.add_display(cm.plot(), caption="Confusion matrix, row-normalised (%): ferbench's run"
                        + (f" beside the paper's ({plan.paper} {table}{' ' + variant if variant else ''}) and "
                           "their difference" if table else " (the paper prints no confusion matrix)"),
                        sources=[src] + ([f"paper: {plan.paper} {table}"] if table else []))
-    atab, row, column = (tuple(plan.accuracy) + (None,) * 3)[:3] if plan.accuracy else (None, None, None)
-    acc = AccuracyTableDisplay.from_results(results, paper=plan.paper if atab else None, table=atab, row=row,
-                                            column=column)
+    acc = AccuracyTableDisplay.from_view(view)
     report.add_display(acc.plot(), caption="Accuracy per expression: the paper's number and ferbench's.",
-                       sources=[src] + ([f"paper: {plan.paper} {atab}"] if atab else []))
+                       sources=[src] + ([f"paper: {plan.paper} {atab[0]}"] if atab else []))
 
 
 def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn",

@@ -24,7 +24,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from ferbench.demo import PLANS
     from ferbench.eval.commands import linear_probe, train
-    from ferbench.eval.runner import results_summary
+    from ferbench.eval.results import open_run
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=list(PLANS), choices=list(PLANS), help="demo plans to run")
@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
                         max_splits=1, seed=a.seed, size=plan.size, recalibrate_bn=plan.recalibrate_bn,
                         device=a.device, progress=False, model_options=dict(plan.options) or None)
         seconds = time.perf_counter() - t0
-        res = json.loads((Path(res_dir) / "results.json").read_text(encoding="utf-8"))
+        run = open_run(res_dir)
+        res = run.results
         probe = linear_probe(res_dir)
         row = {"plan": name, "model": plan.model, "options": plan.options, "protocol": plan.protocol,
                "size": plan.size, "epochs": a.epochs or plan.epochs, "n_train": res["folds"][0]["n_train"],
                "chance": res["chance"], "chance_test": res["chance_test"], "probe": probe,
-               "seconds": round(seconds, 1), "synthetic": res["synthetic"], "summary": results_summary(res)}
+               "seconds": round(seconds, 1), "synthetic": res["synthetic"], "summary": run.summary().text}
         rows.append(row)
         print(f"{name}: {row['summary']}; linear probe {100 * probe['accuracy']:.1f} %; {seconds:.0f} s", flush=True)
 

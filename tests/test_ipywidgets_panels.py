@@ -16,13 +16,8 @@ pytest.importorskip("ipywidgets")
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    from ferbench.io import index_dataset
-    from ferbench.synth import generate_dataset
-
-    root = tmp_path_factory.mktemp("panels") / "data"
-    generate_dataset(root, n_subjects=1, seed=0, layouts=("bu3dfe",), progress=False, workers=1)
-    return index_dataset(root)
+def dataset(one_subject_dataset):
+    return one_subject_dataset
 
 
 @pytest.fixture(scope="module")

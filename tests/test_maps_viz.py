@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from ferbench.viz.maps import MapGridDisplay, TauSweepDisplay, paper_table3_entropies  # noqa: E402
+from ferbench.views.gemax import paper_table3_entropies  # noqa: E402
+from ferbench.viz.maps import MapGridDisplay, TauSweepDisplay  # noqa: E402
 
 from test_preprocess_fixture import make_face  # noqa: E402
 

@@ -7,7 +7,6 @@ panel labelled with its source: "ferbench, synthetic data (...)" or the paper's 
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -29,16 +28,10 @@ class ResultsView(NamedTuple):
 
 
 def find_results(root: str | os.PathLike) -> list[Path]:
-    """Results folders under ``root`` (``root`` itself if it is one), sorted by name.
+    """Results folders under ``root`` (``root`` itself if it is one), sorted: :func:`ferbench.eval.results.list_runs`."""
+    from ferbench.eval.results import list_runs
 
-    A results folder is any folder holding a ``results.json`` (written by :func:`ferbench.eval.commands.train`).
-    """
-    p = Path(root)
-    if (p / "results.json").is_file():
-        return [p]
-    if not p.is_dir():
-        return []
-    return sorted(f.parent for f in p.rglob("results.json"))
+    return [r.path for r in list_runs(root)]
 
 
 def comparison_options(paper: str | None) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
@@ -89,14 +82,16 @@ def results_view(results_dir: str | os.PathLike, confusion: tuple = (), accuracy
                  paper: str | None = None) -> ResultsView:
     """The confusion-matrix comparison and accuracy table of a results folder, against the paper's numbers.
 
+    Both displays are drawn from one :func:`ferbench.views.results_view` (the report uses the same).
+
     Parameters
     ----------
     results_dir
-        A folder written by :func:`ferbench.eval.commands.train` (holds ``results.json``).
+        A results folder or :class:`ferbench.eval.results.Run`.
     confusion
         ``(table_id, variant)`` of the paper's confusion matrix, or ``()`` for ferbench's only.
     accuracy
-        ``(table_id, row_or_variant)`` of the paper's per-expression accuracies, or ``()``.
+        ``(table_id, row_or_variant[, column])`` of the paper's per-expression accuracies, or ``()``.
     paper
         Paper key; default the ``paper`` recorded in results.json.
 
@@ -106,36 +101,40 @@ def results_view(results_dir: str | os.PathLike, confusion: tuple = (), accuracy
         ``confusion`` and ``accuracy`` displays (not yet plotted), the results dict, and ``notes``: why a
         paper comparison was dropped (e.g. the paper's classes differ from the run's).
     """
-    from ferbench.viz import AccuracyTableDisplay, ConfusionComparisonDisplay, load_results
+    from ferbench.eval.results import Run, open_run
+    from ferbench.views.results import results_view as core_view
+    from ferbench.viz import AccuracyTableDisplay, ConfusionComparisonDisplay
 
-    res = load_results(results_dir)
-    paper = paper or res.get("paper")
+    run = results_dir if isinstance(results_dir, Run) else open_run(results_dir)
+    paper = paper or run.paper
     notes: list[str] = []
-    cm = None
+    cview = aview = None
     if confusion and paper:
         try:
-            cm = ConfusionComparisonDisplay.from_results(results_dir, paper=paper, table=confusion[0],
-                                                         variant=confusion[1])
+            cview = core_view(run, confusion, paper=paper)
         except Exception as exc:  # noqa: BLE001 - e.g. the paper's matrix has other classes
             notes.append(f"paper confusion matrix {paper} {_tname(confusion[0])} not compared: {exc}")
-    if cm is None:
-        cm = ConfusionComparisonDisplay.from_results(results_dir)
-    acc = None
     if accuracy and paper:
         try:
-            acc = AccuracyTableDisplay.from_results(results_dir, paper=paper, table=accuracy[0], row=accuracy[1],
-                                                    column=accuracy[2] if len(accuracy) > 2 else None)
+            aview = core_view(run, None, paper=paper, accuracy_table=accuracy)
         except Exception as exc:  # noqa: BLE001
             notes.append(f"paper accuracies {paper} {_tname(accuracy[0])} not compared: {exc}")
-    if acc is None:
-        acc = AccuracyTableDisplay.from_results(results_dir)
-    return ResultsView(cm, acc, res, notes)
+    plain = core_view(run) if cview is None or aview is None else None
+    cm = ConfusionComparisonDisplay.from_view(cview or plain)
+    acc = AccuracyTableDisplay.from_view(aview or plain)
+    return ResultsView(cm, acc, run.results, notes)
 
 
-def summary_text(res: dict) -> str:
-    """One line: model, protocol, pooled accuracy (labelled synthetic/real), chance, initialisation."""
+def summary_text(res) -> str:
+    """One line: model, protocol, pooled accuracy (labelled synthetic/real), chance, initialisation.
+
+    ``res`` is a :class:`ferbench.eval.results.Run` or its results dict.
+    """
+    from ferbench.eval.results import normalise_results
+
+    res = normalise_results(getattr(res, "results", res))
     label = "synthetic" if res.get("synthetic") else ("real" if res.get("synthetic") is False else "unknown")
-    acc = res.get("accuracy_pooled", res.get("accuracy"))
+    acc = res.get("accuracy")
     acc_s = f"{100 * float(acc):.1f} %" if acc is not None else "n/a"
     n_cls = len(res.get("classes") or []) or 6
     ct = res.get("chance_test") or {}
@@ -191,9 +190,12 @@ class ResultsPanel:
     def _run_changed(self, change) -> None:
         if not self.run.value:
             return
+        from ferbench.errors import FerbenchError
+        from ferbench.eval.results import Run
+
         try:
-            paper = json.loads((Path(self.run.value) / "results.json").read_text(encoding="utf-8")).get("paper")
-        except (OSError, ValueError):
+            paper = Run(self.run.value).paper
+        except FerbenchError:
             paper = None
         conf, acc = comparison_options(paper)
         dconf, dacc = default_comparison(paper)

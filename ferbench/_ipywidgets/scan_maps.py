@@ -57,15 +57,20 @@ def maps_view(scan_or_grid, map_name: str | Sequence[str] = ALL_MAPS, size: int 
     ferbench.viz.MapGridDisplay
         ``.maps`` holds the arrays; ``.synthetic`` says whether the scan is synthetic.
     """
-    from ferbench._ipywidgets._common import to_grid
+    from ferbench.views.scan_maps import scan_maps_view
     from ferbench.viz.maps import MapGridDisplay
 
-    grid = to_grid(scan_or_grid, size)
     if isinstance(map_name, str):
         names = None if map_name == ALL_MAPS else [map_name]
     else:
         names = list(map_name)
-    return MapGridDisplay.from_scan(grid, names=names, size=size, **options)
+    view = scan_maps_view(scan_or_grid, names=names, size=size, **options)
+    if names is not None and view.missing:        # asked for a map the scan cannot give: say why
+        from ferbench.errors import FerbenchError
+
+        n, why = next(iter(view.missing.items()))
+        raise FerbenchError(f"map {n!r} {why}")
+    return MapGridDisplay.from_view(view)
 
 
 class ScanMapsPanel:

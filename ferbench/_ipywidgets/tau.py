@@ -12,6 +12,7 @@ import numpy as np
 import ipywidgets as widgets
 
 from ferbench._ipywidgets._common import banner, new_figure, set_banner, show_figure, to_grid
+from ferbench.views.labels import title_label
 
 PAPER_TABLE = "GEMax-FA Table 3 (BU-3DFE, real data)"
 
@@ -30,7 +31,7 @@ class TauView(NamedTuple):
 
 def tau_view(scan_or_grid, tau: int, d_dis_mm: float = 60.0, K: int = 256, N: int = 4096,
              size: int = 112) -> TauView:
-    """GEMax map and entropy of one scan for one τ.
+    """GEMax map and entropy of one scan for one τ: :func:`ferbench.views.gemax_view` as a :class:`TauView`.
 
     Parameters
     ----------
@@ -49,21 +50,24 @@ def tau_view(scan_or_grid, tau: int, d_dis_mm: float = 60.0, K: int = 256, N: in
     Returns
     -------
     TauView
-        Unpacks as ``(map, entropy, result, synthetic, valid)``; ``view.map, view.entropy`` are the map and its
-        entropy in bits (equal to the DP optimum).
+        Unpacks as ``(map, entropy, result, synthetic, valid)``.
     """
-    from ferbench.maps.gemax import tau_sweep
+    from ferbench.views.gemax import gemax_view
 
     src = scan_or_grid if isinstance(scan_or_grid, np.ndarray) else to_grid(scan_or_grid, size)
-    sw = tau_sweep(src, [int(tau)], K=K, N=N, d_dis_mm=float(d_dis_mm))
-    return TauView(sw.maps[0], float(sw.entropies[0]), sw.results[0], bool(sw.synthetic), sw.valid)
+    v = gemax_view(src, int(tau), K=K, N=N, d_dis_mm=float(d_dis_mm))
+    return TauView(v.map, v.entropy, v.result, v.synthetic, v.valid)
 
 
 def paper_entropies() -> dict[str, float]:
-    """The paper's entropies by τ (``"16"`` ... ``"60"``, ``"N"``), from GEMax-FA Table 3; empty if unavailable."""
-    from ferbench.viz.maps import paper_table3_entropies
+    """The paper's entropies by τ (``"16"`` ... ``"60"``, ``"N"``): :func:`ferbench.views.paper_table3_entropies`
+    (empty if the paper data are unavailable)."""
+    from ferbench.views.gemax import paper_table3_entropies
 
-    return dict(paper_table3_entropies() or {})
+    try:
+        return paper_table3_entropies()
+    except Exception:  # noqa: BLE001 - the panel works without the paper's numbers
+        return {}
 
 
 def paper_label(tau: int | None = None) -> str:
@@ -146,8 +150,7 @@ class TauSlider:
         fig.subplots_adjust(left=0.01, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
         ax_map, ax_lut = fig.subplots(1, 2, width_ratios=[1, 1.3])
         ax_map.imshow(v.map, cmap="gray", vmin=0, vmax=self.K - 1)
-        ax_map.set_title(f"GEMax map, τ = {tau}, H = {v.entropy:.3f} bits" + (" (synthetic)" if v.synthetic else ""),
-                         fontsize=9)
+        ax_map.set_title(title_label(f"GEMax map, τ = {tau}, H = {v.entropy:.3f} bits", v.synthetic), fontsize=9)
         ax_map.axis("off")
         ax_lut.plot(np.arange(self.N), v.result.lut, lw=1.2, label=f"GEMax LUT, τ = {tau}")
         ax_lut.plot([0, self.N - 1], [0, self.K - 1], "--", color="gray", lw=0.8, label="uniform (τ = N/K)")

@@ -7,7 +7,6 @@ handlers so that ``ferbench --help`` answers at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -85,11 +84,12 @@ def _cmd_train(a: argparse.Namespace) -> int:
     out = train(a.model, a.protocol, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                 folds=a.folds, rounds=a.rounds, seed=a.seed, size=a.size, device=a.device,
                 progress=not a.no_progress, max_subjects=a.max_subjects)
-    from ferbench.eval.runner import results_summary
+    from ferbench.errors import FerbenchError
+    from ferbench.eval.results import Run
 
     try:
-        summary = results_summary(json.loads((Path(out) / "results.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+        summary = Run(out).summary().text
+    except FerbenchError:
         summary = "no results.json (no split finished)"
     print(f"ferbench train: {summary}")
     print(f"ferbench train: results written to {out}")

@@ -5,6 +5,8 @@
 * :mod:`ferbench.eval.data` - records -> stacked model inputs, cached on disk.
 * :mod:`ferbench.eval.training` - ``fit`` / ``predict`` with resumable checkpoints.
 * :mod:`ferbench.eval.runner` - rounds x folds through any Executor; results folder layout.
+* :mod:`ferbench.eval.results` - a results folder as a :class:`~ferbench.eval.results.Run` (``open_run``,
+  ``list_runs``): layout, schema, summary, folds, held-out scans, fold models.
 * :mod:`ferbench.eval.commands` - ``train`` / ``evaluate`` behind the command line; ``load_fold_model``;
   ``linear_probe`` (a logistic-regression baseline on a fold's raw inputs).
 * :mod:`ferbench.eval.metrics` - accuracy, per-class accuracy, confusion matrices.
@@ -21,7 +23,8 @@ from ferbench.eval.protocols import (PROTOCOLS, LeakWarning, ProtocolSplits, Spl
 def __getattr__(name: str):
     lazy = {"train": "commands", "evaluate": "commands", "run_protocol": "runner", "fit": "training",
             "predict": "training", "TrainConfig": "training", "MapCache": "data", "precompute": "data",
-            "load_fold_model": "commands", "FoldModel": "commands", "linear_probe": "commands"}
+            "load_fold_model": "commands", "FoldModel": "results", "linear_probe": "commands",
+            "Run": "results", "open_run": "results", "list_runs": "results", "inputs_for_scan": "data"}
     if name in lazy:
         import importlib
 
@@ -31,4 +34,4 @@ def __getattr__(name: str):
 
 __all__ = ["PROTOCOLS", "LeakWarning", "ProtocolSplits", "Split", "check_subject_disjoint", "leaky_sample_split",
            "list_protocols", "make_splits", "pi_sessions", "accuracy", "confusion_matrix", "per_class_accuracy",
-           "train", "evaluate", "load_fold_model", "FoldModel", "linear_probe", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]
+           "train", "evaluate", "load_fold_model", "FoldModel", "Run", "open_run", "list_runs", "inputs_for_scan", "linear_probe", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]

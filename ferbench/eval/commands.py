@@ -6,17 +6,16 @@ default) and writes ``evaluation.json`` beside results.json.
 """
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from ferbench.errors import DatasetError, FerbenchError
+from ferbench.eval.results import FoldModel
 
-__all__ = ["train", "evaluate", "results_folder_name"]
+__all__ = ["train", "evaluate", "results_folder_name", "load_fold_model", "FoldModel", "linear_probe"]
 
 
 def results_folder_name(model_name: str, protocol: str, seed: int) -> str:
@@ -121,127 +120,21 @@ def _check_train_settings(*, epochs, batch_size, lr, folds, rounds, seed, size, 
         default_device(device)
 
 
-def _model_from_checkpoint(ck: dict[str, Any], path: str):
-    from ferbench.eval.runner import build_model
-    from ferbench.eval.training import CheckpointError
+def load_fold_model(results: str | os.PathLike, fold: int = 0, round: int = 0, device: str | None = None, *,
+                    factory: Callable | None = None) -> FoldModel:
+    """Load one trained fold of a results folder: ``open_run(results).load_fold_model(fold, round, ...)``.
 
-    meta = json.loads(ck.get("meta_json", "{}") or "{}")
-    name = meta.get("model")
-    if not name:
-        raise CheckpointError(f"{path}: checkpoint does not say which model it holds")
-    if ":" in name:  # a factory "module:qualname"
-        import importlib
-
-        mod, qual = name.split(":", 1)
-        obj: Any = importlib.import_module(mod)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-        name = obj
-    model = build_model(name, int(meta["n_classes"]), int(meta["size"]), meta.get("model_options") or {})
-    try:
-        model.load_state_dict(ck["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit the model: {str(e).splitlines()[0]}") from None
-    return model, meta
-
-
-@dataclass
-class FoldModel:
-    """A trained fold loaded from a results folder (see :func:`load_fold_model`).
-
-    Attributes
-    ----------
-    model
-        The network in eval mode, on the requested device.
-    meta
-        The checkpoint's metadata (model name, options, size, inputs, ...).
-    records
-        Every record of the protocol (dicts, as in ``splits.json``).
-    labels
-        Class index of every record.
-    train, test
-        Record indices of this fold's training and held-out subjects.
-    size, modality
-        Map side in pixels and ``"3d"`` / ``"2d"``.
-    cache_dir
-        The run's map cache (inputs are read from it, computed on a miss).
-    classes
-        Class names in label order.
+    See :meth:`ferbench.eval.results.Run.load_fold_model` (``fold`` and ``round`` are 0-based; ``factory``
+    for a model of your own; a checkpoint naming a model outside the registry is refused).
     """
+    from ferbench.eval.results import open_run
 
-    model: Any
-    meta: dict[str, Any]
-    records: list[dict[str, Any]]
-    labels: np.ndarray
-    train: list[int]
-    test: list[int]
-    size: int
-    modality: str
-    cache_dir: Path
-    classes: list[str] = field(default_factory=list)
-
-    def inputs(self, indices) -> tuple[Any, np.ndarray]:
-        """Stacked model inputs (a CPU float tensor, N x C x H x W) and labels of the given record indices."""
-        import torch
-
-        from ferbench.eval.data import MapCache
-
-        cache = MapCache(self.cache_dir, self.model.inputs, self.size, self.modality)
-        idx = [int(i) for i in indices]
-        x = np.stack([cache.get(self.records[i]) for i in idx]) if idx else np.zeros(
-            (0, sum(c for _, c in self.model.inputs), self.size, self.size), np.float32)
-        return torch.from_numpy(x), self.labels[idx]
-
-
-def load_fold_model(results: str | os.PathLike, fold: int = 0, round: int = 0, device: str | None = None) -> FoldModel:
-    """Load one trained fold of a results folder written by :func:`train`.
-
-    Parameters
-    ----------
-    results
-        The results folder (``<model>__<protocol>__seed<seed>``).
-    fold, round
-        Which split (0-based).
-    device
-        Torch device (default: CUDA when present, else CPU).
-
-    Returns
-    -------
-    FoldModel
-        The model (eval mode) with its fold's train / test record indices and an ``inputs()`` helper.
-
-    Raises
-    ------
-    FerbenchError
-        The folder is not a results folder or the fold was not trained.
-    """
-    from ferbench._device import default_device
-    from ferbench.eval.training import load_checkpoint
-
-    res = Path(results)
-    try:
-        splits = json.loads((res / "splits.json").read_text())
-    except (OSError, ValueError) as e:
-        raise FerbenchError(f"{res}: not a ferbench results folder (splits.json: {e})") from None
-    ck_path = res / "checkpoints" / f"r{round:02d}_f{fold:02d}.pt"
-    if not ck_path.is_file():
-        raise FerbenchError(f"{res}: fold {fold} of round {round} has no checkpoint ({ck_path.name})")
-    model, meta = _model_from_checkpoint(load_checkpoint(ck_path), str(ck_path))
-    model.eval().to(default_device(device))
-    split = next((s for s in splits["splits"] if int(s.get("round", 0)) == round and int(s.get("fold", 0)) == fold),
-                 None)
-    if split is None:
-        raise FerbenchError(f"{res}: splits.json has no fold {fold} of round {round}")
-    records = splits["records"]
-    return FoldModel(model=model, meta=meta, records=records,
-                     labels=np.asarray([int(r["label"]) for r in records]), train=list(split["train"]),
-                     test=list(split["test"]), size=int(meta["size"]), modality=splits.get("modality", "3d"),
-                     cache_dir=res / "cache", classes=list(splits.get("classes", [])))
+    return open_run(results).load_fold_model(fold, round, device, factory=factory)
 
 
 def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = None, *, device: str | None = None,
              progress: bool = True, batch_size: int = 64, map_fn: Callable | None = None,
-             cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+             cache_dir: str | os.PathLike | None = None, factory: Callable | None = None) -> dict[str, Any]:
     """Evaluate a results folder (every split's final checkpoint on its test subjects) or one checkpoint.
 
     Parameters
@@ -253,58 +146,65 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         to it with the recorded settings, so the test subjects are the same if the data are.
         For a lone checkpoint (no results folder around it) every usable record is a test sample.
     device, progress, batch_size, map_fn, cache_dir
-        As for training (the map cache defaults to the results folder's).
+        As for training (the map cache defaults to the results folder's). A run trained with a map
+        function of your own needs it passed again as ``map_fn``.
+    factory
+        Your own model factory, for runs trained with one (checkpoints only name registered models).
 
     Returns
     -------
     dict
-        ``accuracy`` (pooled), ``accuracy_mean`` (over splits), ``per_fold``, ``per_class_accuracy``,
-        ``confusion`` (counts), ``n``, ``label`` ("synthetic"/"real"), ``init_note``, ``model``,
-        ``protocol``. Also written to ``evaluation.json`` in the results folder.
+        In the results schema (:mod:`ferbench.eval.results`): ``accuracy`` (pooled), ``accuracy_mean``
+        (over splits), ``folds`` (``round``, ``fold``, ``n_test``, ``accuracy``, ``checkpoint_epoch``),
+        ``per_class_accuracy``, ``confusion`` (counts), ``n``, ``label`` ("synthetic"/"real"), ``init_note``,
+        ``model``, ``protocol``. Also written to ``evaluation.json`` in the results folder.
     """
     from ferbench.eval.data import InputSet, MapCache, record_to_dict
     from ferbench.eval.metrics import summarise
     from ferbench.eval.protocols import make_splits
+    from ferbench.eval.results import SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint
     from ferbench.eval.training import load_checkpoint, predict
+    from ferbench.views.labels import title_label
 
     p = Path(results)
     if p.is_dir():
         folder, ckpts = p, None
     elif p.is_file():
-        folder = p.parent.parent if p.parent.name == "checkpoints" else None
+        folder = p.parent.parent if p.parent.name == CHECKPOINTS_DIR else None
         ckpts = [p]
     else:
         raise FerbenchError(f"{p}: no such results folder or checkpoint")
-    res_json = None
-    if folder is not None and (folder / "results.json").is_file() and (folder / "run.json").is_file():
-        res_json = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    elif ckpts is None:
+    run = Run(folder) if folder is not None and is_run(folder) else None
+    if run is not None and not (run.has_results() and run.settings_path.is_file()):
+        run = None
+    if run is None and ckpts is None:
+        from ferbench.eval.results import open_run
+
+        open_run(p)  # a root of several runs: says which to pick
         raise FerbenchError(f"{p}: not a ferbench results folder (no results.json / run.json)")
+    res_json = run.results if run is not None else None
     if data_dir is None:
         data_dir = res_json.get("data_dir") if res_json else None
         if not data_dir:
             raise DatasetError(f"{p}: no dataset folder recorded; pass data_dir")
     idx = _index(data_dir)
 
-    if res_json is not None:
+    if run is not None:
         meta = res_json["protocol_meta"]
         ps = make_splits(res_json["protocol"].split("+")[0], idx, folds=meta.get("n_folds"),
                          rounds=int(meta.get("rounds", 1)), seed=int(meta.get("seed", 0)),
                          max_subjects=meta.get("max_subjects"))
         if res_json.get("leaky"):
             raise FerbenchError(f"{folder}: a leaky sample-level run; evaluate it with run_protocol's outputs")
-        pairs = [(s, folder / "checkpoints" / f"{s.name}.pt") for s in ps.splits]
+        pairs = [(s, run.checkpoint_path(s.fold, s.round)) for s in ps.splits]
         if ckpts is not None:
             pairs = [(s, c) for s, c in pairs if c.resolve() == ckpts[0].resolve()]
         modality, n_classes, classes = ps.modality, ps.n_classes, ps.classes
-        map_fn = map_fn if map_fn is not None else _resolve_fn(run.get("map_fn"))
-        cache_dir = cache_dir or folder / "cache"
+        map_fn = map_fn if map_fn is not None else _resolve_fn(run.settings.get("map_fn"))
+        cache_dir = cache_dir or run.cache_dir
     else:
         from ferbench.labels import EXPRESSIONS, label_index
 
-        ck = load_checkpoint(ckpts[0])
-        meta_ck = json.loads(ck.get("meta_json", "{}") or "{}")
         recs = [r for r in idx.records if r.expression in EXPRESSIONS]
         if not recs:
             raise DatasetError(f"{data_dir}: no labelled expression scans to evaluate on")
@@ -315,15 +215,14 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         pairs = [(ps.splits[0], ckpts[0])]
         modality, n_classes, classes = "3d", len(EXPRESSIONS), EXPRESSIONS
         cache_dir = cache_dir or ckpts[0].parent / "cache"
-        del meta_ck
     records = [record_to_dict(r) for r in ps.records]
-    t_all, p_all, per_fold = [], [], []
+    t_all, p_all, folds = [], [], []
     init_note, model_id = "", None
     for s, ckp in pairs:
         if not ckp.is_file():
             continue
         ck = load_checkpoint(ckp)
-        model, meta_ck = _model_from_checkpoint(ck, str(ckp))
+        model, meta_ck = model_from_checkpoint(ck, ckp, factory)
         init_note, model_id = getattr(model, "init_note", ""), meta_ck.get("model")
         cache = MapCache(cache_dir, tuple(map(tuple, meta_ck["inputs"])), int(meta_ck["size"]), modality, map_fn)
         te = s.test.tolist()
@@ -332,36 +231,28 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         y = ps.labels[te]
         t_all.append(y)
         p_all.append(pr["pred"])
-        per_fold.append({"round": s.round, "fold": s.fold, "n": len(te), "accuracy": float(np.mean(pr["pred"] == y)),
-                         "checkpoint_epoch": int(ck["epoch"])})
-    if not per_fold:
+        folds.append({"round": s.round, "fold": s.fold, "n_test": len(te),
+                      "accuracy": float(np.mean(pr["pred"] == y)), "checkpoint_epoch": int(ck["epoch"])})
+    if not folds:
         raise FerbenchError(f"{p}: no checkpoints to evaluate")
     summ = summarise(np.concatenate(t_all), np.concatenate(p_all), n_classes)
     synthetic = any(r.synthetic for r in ps.records)
-    out = {"label": "synthetic" if synthetic else "real", "synthetic": synthetic, "model": model_id,
-           "protocol": ps.protocol, "init_note": init_note, "data_dir": str(data_dir),
-           "accuracy": summ["accuracy"], "accuracy_mean": float(np.mean([f["accuracy"] for f in per_fold])),
-           "n": summ["n"], "per_fold": per_fold,
+    out = {"schema": SCHEMA_VERSION, "label": "synthetic" if synthetic else "real", "synthetic": synthetic,
+           "model": model_id, "protocol": ps.protocol, "init_note": init_note, "data_dir": str(data_dir),
+           "accuracy": summ["accuracy"], "accuracy_mean": float(np.mean([f["accuracy"] for f in folds])),
+           "n": summ["n"], "folds": folds,
            "per_class_accuracy": dict(zip(classes, summ["per_class_accuracy"])),
            "confusion": summ["confusion"], "classes": list(classes)}
-    out["accuracy_text"] = f"{100 * out['accuracy']:.2f} %" + (" (synthetic)" if synthetic else "")
-    if folder is not None and folder.is_dir():
-        tmp = folder / "evaluation.json.tmp"
-        tmp.write_text(json.dumps(out, indent=1), encoding="utf-8")
-        os.replace(tmp, folder / "evaluation.json")
+    out["accuracy_text"] = title_label(f"{100 * out['accuracy']:.2f} %", synthetic)
+    if run is not None:
+        run.write_evaluation(out)
     return out
 
 
 def _resolve_fn(name: str | None):
-    if not name:
-        return None
-    import importlib
+    from ferbench.eval.results import resolve_map_fn
 
-    mod, _, qual = name.rpartition(".")
-    try:
-        return getattr(importlib.import_module(mod), qual)
-    except (ImportError, AttributeError):
-        raise FerbenchError(f"map function {name} recorded in the results cannot be imported") from None
+    return resolve_map_fn(name)
 
 
 def linear_probe(results: str | os.PathLike, fold: int = 0, round: int = 0, *, C: float = 0.1,

@@ -23,7 +23,7 @@ import numpy as np
 
 from ferbench.errors import DatasetError, FerbenchError
 
-__all__ = ["compute_input", "MapCache", "precompute", "InputSet", "record_to_dict", "record_from_dict",
+__all__ = ["compute_input", "stack_maps", "inputs_for_scan", "MapCache", "precompute", "InputSet", "record_to_dict", "record_from_dict",
            "CACHE_VERSION"]
 
 CACHE_VERSION = 1
@@ -139,19 +139,76 @@ def compute_input(record: dict[str, Any], inputs: Inputs, size: int, modality: s
     """
     fn = map_fn or default_map_fn
     names = [n for n, _ in inputs]
-    maps = fn(record, names, size, modality)
+    return stack_maps(fn(record, names, size, modality), inputs, size, record["path"])
+
+
+def stack_maps(maps: dict[str, np.ndarray], inputs: Inputs, size: int, where: str = "scan") -> np.ndarray:
+    """Stack computed maps into one model input: the step shared by training, evaluation and prediction.
+
+    Parameters
+    ----------
+    maps
+        Map name -> (H, W) or (H, W, C) array (NaN / inf become 0: background and holes).
+    inputs
+        ``model.inputs`` in stacking order; a map's channels are repeated or turned to luma to fit.
+    size
+        Output side in pixels (bicubic resize with antialias).
+    where
+        Names the scan in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(sum(n_channels), size, size)``.
+    """
     parts = []
     for name, ch in inputs:
         if name not in maps:
-            raise DatasetError(f"{record['path']}: map {name!r} was not computed")
+            raise DatasetError(f"{where}: map {name!r} was not computed")
         a = np.asarray(maps[name], dtype=np.float32)
         if a.ndim == 2:
             a = a[..., None]
         if a.ndim != 3 or min(a.shape[:2]) < 1:
-            raise DatasetError(f"{record['path']}: map {name!r} has shape {a.shape}, expected (H, W[, C])")
+            raise DatasetError(f"{where}: map {name!r} has shape {a.shape}, expected (H, W[, C])")
         a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)  # background / holes = 0 (dfcnn.md §9 #21)
-        parts.append(_resize(_fit_channels(a, int(ch), name, record["path"]), int(size)))
+        parts.append(_resize(_fit_channels(a, int(ch), name, where), int(size)))
     return np.ascontiguousarray(np.concatenate(parts, axis=2).transpose(2, 0, 1), dtype=np.float32)
+
+
+def inputs_for_scan(scan, model) -> "Any":
+    """The stacked model input of one scan that is not (necessarily) part of a dataset.
+
+    Reads the scan (a path or a :class:`~ferbench.io.scan.Scan`), computes the model's maps at its input
+    size with :func:`ferbench.maps.compute_maps` (the same call the training map cache makes through
+    :func:`default_map_fn`) and stacks them with :func:`stack_maps`, so a prediction on the scan equals
+    the evaluation of the same scan.
+
+    Parameters
+    ----------
+    scan
+        A scan file path or a Scan.
+    model
+        A model (anything with ``inputs`` and ``input_size``), or a FoldModel.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(1, C, size, size)`` on the CPU.
+    """
+    import torch
+
+    from ferbench.maps import compute_maps
+
+    model = getattr(model, "model", model)      # a FoldModel -> its network
+    if isinstance(scan, (str, os.PathLike)):
+        from ferbench.io import read_scan
+
+        scan = read_scan(scan)
+    inputs = tuple((str(n), int(c)) for n, c in model.inputs)
+    size = int(model.input_size)
+    maps = compute_maps(scan, [n for n, _ in inputs], size=size)
+    where = getattr(getattr(scan, "meta", None), "source_path", None) or "scan"
+    return torch.from_numpy(stack_maps(maps, inputs, size, where))[None]
 
 
 # --------------------------------------------------------------------------- cache

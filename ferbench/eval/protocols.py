@@ -93,7 +93,9 @@ class Split:
 
     @property
     def name(self) -> str:
-        return f"r{self.round:02d}_f{self.fold:02d}"
+        from ferbench.eval.results import split_name
+
+        return split_name(self.round, self.fold)
 
 
 @dataclass

@@ -45,6 +45,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ferbench.errors import DatasetError, FerbenchError
+from ferbench.eval.results import (CHECKPOINTS_DIR, FOLDS_DIR, PREDICTIONS_FILE, SCHEMA_VERSION, checkpoint_name,
+                                   features_file_name, fold_file_name, split_name, write_results, write_splits)
 
 __all__ = ["run_protocol", "run_fold", "build_model", "aggregate", "RESULTS_VERSION"]
 
@@ -109,7 +111,7 @@ def _run_fold_locked(job: dict[str, Any]) -> dict[str, Any]:
     tr, te = list(job["train"]), list(job["test"])
     train_set = InputSet([recs[i] for i in tr], labels[tr], cache)
     test_set = InputSet([recs[i] for i in te], labels[te], cache)
-    name = f"r{job['round']:02d}_f{job['fold']:02d}"
+    name = split_name(job["round"], job["fold"])
     info = fit(model, train_set, cfg, checkpoint=job["checkpoint"], device=job.get("device"),
                progress=bool(job.get("progress")), stop_after_epoch=job.get("stop_after_epoch"),
                meta={"model": _model_id(job["model"]), "model_options": job["model_options"],
@@ -199,8 +201,8 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
     from ferbench.eval.data import MapCache, precompute, record_to_dict
 
     out = Path(out_dir)
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    (out / "folds").mkdir(exist_ok=True)
+    (out / CHECKPOINTS_DIR).mkdir(parents=True, exist_ok=True)
+    (out / FOLDS_DIR).mkdir(exist_ok=True)
     model_options = dict(model_options or {})
     probe = build_model(model, ps.n_classes, size, model_options)
     size = int(probe.input_size)
@@ -224,7 +226,7 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
             raise DatasetError(f"{out}: holds a different run (differs in {', '.join(diff)}); "
                                f"use another results folder")
     _write_json(run_file, settings)
-    _write_json(out / "splits.json", ps.to_json())
+    write_splits(out, ps.to_json())
 
     t0 = time.perf_counter()
     cache = MapCache(cache_dir, tuple(map(tuple, inputs)), size, ps.modality, map_fn)
@@ -235,7 +237,7 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
 
     jobs = []
     for s in ps.splits:
-        fold_file = out / "folds" / f"{s.name}.json"
+        fold_file = out / FOLDS_DIR / fold_file_name(s.round, s.fold)
         if fold_file.is_file():
             continue
         jobs.append({"model": model, "model_options": model_options, "n_classes": ps.n_classes, "size": size,
@@ -243,9 +245,9 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
                      "records": records, "labels": ps.labels.tolist(), "train": s.train.tolist(),
                      "test": s.test.tolist(), "round": s.round, "fold": s.fold,
                      "config": dict(config.to_dict(), seed=_fold_seed(config.seed, s.round, s.fold)),
-                     "checkpoint": str(out / "checkpoints" / f"{s.name}.pt"), "device": device,
+                     "checkpoint": str(out / CHECKPOINTS_DIR / checkpoint_name(s.round, s.fold)), "device": device,
                      "stop_after_epoch": stop_after_epoch,
-                     "features_path": str(out / f"features_{s.name}.npy") if save_features else None})
+                     "features_path": str(out / features_file_name(s.round, s.fold)) if save_features else None})
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     inline = ex is None and (n_workers <= 1 or len(jobs) <= 1)
     for j in jobs:
@@ -259,7 +261,7 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
         if not res["complete"]:
             interrupted += 1
             return
-        _write_json(out / "folds" / f"r{res['round']:02d}_f{res['fold']:02d}.json", res)
+        _write_json(out / FOLDS_DIR / fold_file_name(res["round"], res["fold"]), res)
 
     bar = tqdm(total=len(jobs), desc=f"{ps.protocol} splits", unit="split", disable=not progress or len(jobs) < 2)
     try:
@@ -295,26 +297,19 @@ def _fn_name(fn: Callable | None) -> str | None:
 def _fmt(v: float | None, synthetic: bool) -> str:
     if v is None or not np.isfinite(v):
         return "n/a"
-    return f"{100 * v:.2f} %" + (" (synthetic)" if synthetic else "")
+    from ferbench.views.labels import title_label
+
+    return title_label(f"{100 * v:.2f} %", synthetic)
 
 
 def results_summary(results: dict[str, Any]) -> str:
     """One line: pooled accuracy, held-out count, 95 % interval, chance and the p-value against it.
 
-    ``results`` is a results.json dict written by :func:`aggregate` (older ones without a
-    ``chance_test`` give the accuracy only).
+    ``results`` is a results.json dict (any schema); see :func:`ferbench.eval.results.summary_text`.
     """
-    synthetic = bool(results.get("synthetic"))
-    acc = results.get("accuracy_pooled", results.get("accuracy"))
-    text = f"pooled accuracy {_fmt(acc, synthetic)}"
-    ct = results.get("chance_test")
-    if ct and ct.get("n"):
-        lo, hi = ct["ci95"]
-        p = ct["p_value"]
-        text += (f" on {ct['n']} held-out scans ({ct.get('scope', 'first round')}: 95 % CI "
-                 f"{100 * lo:.1f}-{100 * hi:.1f} %, chance {100 * results.get('chance', 0):.1f} %, "
-                 f"one-sided binomial p = {p:.2g})")
-    return text
+    from ferbench.eval.results import summary_text
+
+    return summary_text(results)
 
 
 def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", paper: str = "",
@@ -333,7 +328,7 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
     pred_rows = []
     timings = {"train_seconds": 0.0, "predict_seconds": 0.0, "train_images": 0, "predict_images": 0}
     for s in ps.splits:
-        f = out / "folds" / f"{s.name}.json"
+        f = out / FOLDS_DIR / fold_file_name(s.round, s.fold)
         if not f.is_file():
             continue
         res = json.loads(f.read_text(encoding="utf-8"))
@@ -375,7 +370,7 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
                                        if timings["predict_seconds"] else None)
     timings.update(extra_timings or {})
     results = {
-        "results_version": RESULTS_VERSION,
+        "results_version": RESULTS_VERSION, "schema": SCHEMA_VERSION,
         "label": label,
         "synthetic": synthetic,
         "synthetic_note": ("all numbers below were computed on SYNTHETIC data; they say nothing about real faces"
@@ -388,7 +383,7 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
         "complete": n_done == len(ps.splits),
         "folds": fold_rows,
         "accuracy_mean": mean_acc, "accuracy_std": float(accs.std()) if n_done else None,
-        "accuracy_pooled": pooled, "round_means": round_means,
+        "accuracy": pooled, "round_means": round_means,
         "accuracy_round_std": float(np.std(round_means)) if round_means else None,
         "accuracy_text": f"{_fmt(mean_acc, synthetic)} mean over {n_done} split(s)",
         "chance": 1.0 / k,
@@ -401,8 +396,8 @@ def aggregate(out: Path, ps, settings: dict[str, Any], *, init_note: str = "", p
         "confusion_row_normalised_mean": mean_row_normalised(cms).tolist() if cms else None,
         "timings": timings,
     }
-    _write_json(out / "results.json", results)
-    with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as fh:
+    write_results(out, results)
+    with open(out / PREDICTIONS_FILE, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["round", "fold", "path", "subject", "dataset", "y_true", "y_pred",
                     *[f"p_{c}" for c in ps.classes], "synthetic"])

@@ -71,11 +71,11 @@ def modality_channels(model, modality: str) -> slice:
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise ExplainError(f"{type(model).__name__} has no 'inputs' layout; cannot select modality {modality!r}")
-    start = 0
-    for name, ch in inputs:
-        if name == modality:
-            return slice(start, start + int(ch))
-        start += int(ch)
+    from ferbench.models._base import input_slices
+
+    slices = input_slices(inputs)
+    if modality in slices:
+        return slices[modality]
     raise ExplainError(f"{type(model).__name__} has no input {modality!r}; inputs: "
                        f"{', '.join(n for n, _ in inputs)}")
 

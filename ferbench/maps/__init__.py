@@ -24,7 +24,7 @@ DFCNN_MAPS: tuple[str, ...] = ("geometry", "normal_x", "normal_y", "normal_z", "
 CMCNN_MAPS: tuple[str, ...] = ("gray", "lbp", "depth")
 GEMAX_MAPS: tuple[str, ...] = ("gemax", "range", "histeq", "greedy")
 
-__all__ = ["MAPS", "AttributeMap", "MapContext", "list_maps", "get_map", "compute_maps", "DFCNN_MAPS",
+__all__ = ["MAPS", "AttributeMap", "MapContext", "list_maps", "get_map", "compute_maps", "iter_maps", "DFCNN_MAPS",
            "CMCNN_MAPS", "GEMAX_MAPS"]
 
 
@@ -67,8 +67,16 @@ def compute_maps(scan_or_grid, names: Sequence[str] | None = None, size: int = 2
         raise TypeError(f"expected a Scan or FaceGrid, got {type(scan_or_grid).__name__}")
     if names is None:
         names = [n for n in list_maps() if grid.texture is not None or not getattr(MAPS.get(n), "needs_texture", False)]
+    return dict(iter_maps(grid, names, **options))
+
+
+def iter_maps(grid, names: Sequence[str], **options: Any):
+    """Yield ``(name, map)`` for each name of one FaceGrid, all from ONE shared :class:`MapContext`.
+
+    The normal maps and the shape index share one plane fit, so a caller that wants progress after each map
+    (napari, notebooks) gets it without redoing that work; :func:`compute_maps` is ``dict(iter_maps(...))``.
+    """
     ctx = MapContext([grid], None)
-    out: dict[str, np.ndarray] = {}
     for n in names:
         cls = MAPS.get(n)
         m = cls(**accepted_options(cls, options))
@@ -76,5 +84,4 @@ def compute_maps(scan_or_grid, names: Sequence[str] | None = None, size: int = 2
             from ferbench.errors import FerbenchError
             where = grid.meta.source_path if grid.meta is not None else None
             raise FerbenchError(f"map {n!r} needs a texture and this scan has none" + (f" ({where})" if where else ""))
-        out[n] = m.forward(ctx)[0]
-    return out
+        yield n, m.forward(ctx)[0]

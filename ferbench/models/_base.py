@@ -21,6 +21,20 @@ MAP_NAMES = ("geometry", "normal_x", "normal_y", "normal_z", "shape_index", "tex
              "lbp", "depth", "gemax")
 
 
+def input_slices(inputs) -> dict[str, slice]:
+    """``{map_name: slice}`` of channels for an ``inputs`` layout (``((name, n_channels), ...)``).
+
+    The one place that turns a model's ``inputs`` into channel offsets (models, Grad-CAM per modality,
+    the explanation views and the displays all use it).
+    """
+    out: dict[str, slice] = {}
+    start = 0
+    for name, ch in inputs:
+        out[str(name)] = slice(start, start + int(ch))
+        start += int(ch)
+    return out
+
+
 class ModelConfigError(FerbenchError, ValueError):
     """A model was asked for with options, or called with an input, that it cannot handle."""
 
@@ -84,11 +98,18 @@ class FERModel(nn.Module):
         if not torch.is_floating_point(x):
             raise ModelConfigError(f"{type(self).__name__} expects a floating-point tensor, got {x.dtype}")
 
+    def input_slices(self) -> dict[str, slice]:
+        """Channel layout of the stacked input: ``{map_name: slice of channels}`` in ``self.inputs`` order.
+
+        >>> FERModel((("geometry", 1), ("texture", 3)), 32, 6).input_slices()   # doctest: +SKIP
+        {'geometry': slice(0, 1, None), 'texture': slice(1, 4, None)}
+        """
+        return input_slices(self.inputs)
+
     def split_inputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split the stacked tensor into ``{map_name: (B, c, H, W)}`` in ``self.inputs`` order."""
         self.check_input(x)
-        parts = torch.split(x, [c for _, c in self.inputs], dim=1)
-        return {name: p for (name, _), p in zip(self.inputs, parts)}
+        return {name: x[:, sl] for name, sl in self.input_slices().items()}
 
     # ------------------------------------------------------------------ contract
     def forward_train(self, x: torch.Tensor) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Shared helpers of the display objects: provenance labels, class order, results folders."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -110,26 +109,20 @@ def row_normalise(counts: np.ndarray) -> np.ndarray:
 
 
 def load_results(results_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read ``results.json`` of a ferbench run folder (or the file itself).
+    """``results.json`` of a ferbench run folder (or the file itself), in the current schema
+    (:func:`ferbench.eval.results.read_results_file`).
 
     Raises
     ------
     VizError
         Missing or unreadable file, naming the path.
     """
-    p = Path(results_dir)
-    f = p / "results.json" if p.is_dir() else p
+    from ferbench.eval.results import ResultsError, read_results_file
+
     try:
-        with open(f, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise VizError(f"{f}: no results.json (run `ferbench` evaluation first)") from None
-    except (OSError, ValueError) as e:
-        raise VizError(f"{f}: unreadable results file ({type(e).__name__}: {e})") from None
-    if not isinstance(data, dict):
-        raise VizError(f"{f}: results.json must hold an object")
-    data.setdefault("_path", str(f))
-    return data
+        return read_results_file(results_dir)
+    except ResultsError as e:
+        raise VizError(str(e)) from None
 
 
 def results_confusion(res: dict[str, Any]) -> tuple[np.ndarray, list[str]]:

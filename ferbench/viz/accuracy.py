@@ -116,6 +116,21 @@ class AccuracyTableDisplay:
         return cls(ours, pv, labels, run_source(synthetic, detail), psrc)
 
     @classmethod
+    def from_view(cls, view) -> "AccuracyTableDisplay":
+        """From a :class:`ferbench.views.ResultsView`: per-class recall (%) beside the paper's values."""
+        return cls(dict(view.per_class_accuracy), None if view.paper_per_class is None else dict(view.paper_per_class),
+                   list(view.classes), view.ours_source, view.paper_accuracy_source, paper_mean=view.paper_overall)
+
+    @classmethod
+    def from_run(cls, run, accuracy_table=None, *, paper: str | None = None,
+                 paper_table=None) -> "AccuracyTableDisplay":
+        """From a :class:`ferbench.eval.results.Run` (or folder) via :func:`ferbench.views.results_view`;
+        ``accuracy_table`` = ``(table, row, column)`` (see there)."""
+        from ferbench.views.results import results_view
+
+        return cls.from_view(results_view(run, paper_table, paper=paper, accuracy_table=accuracy_table))
+
+    @classmethod
     def from_results(cls, results_dir: str | os.PathLike, paper: str | None = None, table: str | None = None,
                      row: str | None = None, column: str | None = None) -> "AccuracyTableDisplay":
         """From a ferbench results folder (``per_class_accuracy``, else the confusion counts).
@@ -137,9 +152,7 @@ class AccuracyTableDisplay:
                 raise
             names = canonical_order(list(pc))
             ours = as_class_dict(pc, names)
-            vals = np.array(list(ours.values()), dtype=float)
-            if np.isfinite(vals).any() and np.nanmax(vals) <= 1.0:  # ferbench stores fractions
-                ours = {k: 100.0 * v for k, v in ours.items()}
+            ours = {k: 100.0 * v for k, v in ours.items()}    # the results schema stores fractions
         pv, pmean = None, None
         if paper is None and table is not None:
             paper = res.get("paper")

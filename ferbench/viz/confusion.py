@@ -95,6 +95,21 @@ class ConfusionComparisonDisplay:
                                  ours_source=run_source(synthetic, detail), paper_source=psrc)
 
     @classmethod
+    def from_view(cls, view) -> "ConfusionComparisonDisplay":
+        """From a :class:`ferbench.views.ResultsView` (ours row-normalised %, the paper's, both labelled)."""
+        return cls(np.asarray(view.confusion_percent, dtype=np.float64),
+                   None if view.paper_confusion is None else np.asarray(view.paper_confusion, dtype=np.float64),
+                   list(view.classes), view.ours_source, view.paper_source)
+
+    @classmethod
+    def from_run(cls, run, paper_table=None, *, paper: str | None = None) -> "ConfusionComparisonDisplay":
+        """From a :class:`ferbench.eval.results.Run` (or folder) via :func:`ferbench.views.results_view`;
+        ``paper_table`` = ``(table, variant)`` of the paper's matrix."""
+        from ferbench.views.results import results_view
+
+        return cls.from_view(results_view(run, paper_table, paper=paper))
+
+    @classmethod
     def from_results(cls, results_dir: str | os.PathLike, paper: str | None = None, table: str | None = None,
                      variant: str | None = None) -> "ConfusionComparisonDisplay":
         """From a ferbench results folder (``results.json``: confusion counts, synthetic flag), against

@@ -25,12 +25,11 @@ def display_images(model, x) -> np.ndarray:
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
     if arr.ndim != 4:
         raise VizError(f"x must be (N, C, H, W), got shape {arr.shape}")
-    start, sl = 0, slice(0, 1)
-    for name, ch in getattr(model, "inputs", ()):
-        if name == "texture" and ch == 3:
-            sl = slice(start, start + 3)
-            break
-        start += ch
+    from ferbench.models._base import input_slices
+
+    sl = input_slices(getattr(model, "inputs", ())).get("texture", slice(0, 1))
+    if sl.stop - sl.start != 3:
+        sl = slice(0, 1)
     img = arr[:, sl].transpose(0, 2, 3, 1)
     lo = img.min(axis=(1, 2, 3), keepdims=True)
     rng = img.max(axis=(1, 2, 3), keepdims=True) - lo
@@ -181,6 +180,21 @@ class EmbeddingDisplay:
         self.class_names = [str(c) for c in class_names]
         self.title = title
         self.source = source
+
+    @classmethod
+    def from_view(cls, view) -> "EmbeddingDisplay":
+        """From a :class:`ferbench.views.EmbeddingView` (points coloured by true class)."""
+        disp = cls(view.points, view.y_true, class_names=view.classes, title=view.title,
+                   source=run_source(view.synthetic))
+        disp.view = view
+        return disp
+
+    @classmethod
+    def from_run(cls, run, fold: int = 0, method: str = "tsne", **kwargs: Any) -> "EmbeddingDisplay":
+        """:func:`ferbench.views.embedding_view` of a run's fold (``kwargs``: ``max_scans``, ``seed``, ``device``)."""
+        from ferbench.views.embedding import embedding_view
+
+        return cls.from_view(embedding_view(run, fold, method, **kwargs))
 
     @classmethod
     def from_embedding(cls, embedding, labels, **kwargs: Any) -> "EmbeddingDisplay":

@@ -14,7 +14,9 @@ import numpy as np
 
 
 def _title_suffix(synthetic: bool) -> str:
-    return " (synthetic)" if synthetic else ""
+    from ferbench.views.labels import title_label
+
+    return title_label("", synthetic)
 
 
 def _is_synthetic(obj) -> bool:
@@ -36,6 +38,13 @@ class MapGridDisplay:
         self.maps = maps
         self.synthetic = bool(synthetic)
         self.title = title
+
+    @classmethod
+    def from_view(cls, view) -> "MapGridDisplay":
+        """From a :class:`ferbench.views.ScanMapsView` (the maps it holds, its synthetic flag)."""
+        disp = cls(view.arrays(), synthetic=view.synthetic, title=f"Attribute maps {view.label}")
+        disp.view = view
+        return disp
 
     @classmethod
     def from_scan(cls, scan, names: Sequence[str] | None = None, size: int = 224, **options: Any) -> "MapGridDisplay":
@@ -99,7 +108,13 @@ class TauSweepDisplay:
         from ferbench.maps.gemax import tau_sweep
 
         res = tau_sweep(scan, taus, **kwargs)
-        return cls(res, paper_entropies=paper_table3_entropies())
+        from ferbench.views.gemax import paper_table3_entropies
+
+        try:
+            paper = paper_table3_entropies()
+        except Exception:  # noqa: BLE001 - the paper data are optional for the figure
+            paper = None
+        return cls(res, paper_entropies=paper)
 
     def plot(self, fig=None, ax=None) -> "TauSweepDisplay":
         """Draw the maps in a row and the entropy plot at the right (``ax``: optional list of axes)."""
@@ -145,14 +160,3 @@ class TauSweepDisplay:
         fig.suptitle("GEMax tau sweep" + _title_suffix(r.synthetic))
         self.figure_, self.axes_ = fig, axes
         return self
-
-
-def paper_table3_entropies() -> dict[str, float] | None:
-    """The paper's Table 3 entropies keyed by tau ("16", ..., "N"); None when the paper data is unavailable."""
-    try:
-        from ferbench import papers
-
-        t = papers.table("gemax_fa", "3")
-        return {str(c): float(t.cell("Entropy", c)) for c in t.columns}
-    except Exception:
-        return None

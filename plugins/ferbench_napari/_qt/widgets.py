@@ -147,10 +147,11 @@ class AttributeMapsWidget(_ScanLayerWidget):
             done["n"] += 1
             self._status.value = f"{title}: {step} ({done['n']}/{total})"
 
-        def on_return(maps: dict) -> None:
-            for data, kwargs, kind in tasks.attribute_map_layers(scan, maps):
+        def on_return(view) -> None:
+            for data, kwargs, kind in tasks.attribute_map_layers(scan, view):
                 self._add_or_update(data, kwargs, kind)
-            self._status.value = f"{title}: {len(maps)} maps at {self._size.value} px"
+            missing = "".join(f"; {n}: {why}" for n, why in view.missing.items())
+            self._status.value = f"{title}: {len(view.maps)} maps at {self._size.value} px{missing}"
 
         def on_error(exc: BaseException) -> None:
             self._fail(tasks.one_line_error("compute maps of", title, exc))
