@@ -84,7 +84,6 @@ def _cmd_train(a: argparse.Namespace) -> int:
     out = train(a.model, a.protocol, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                 folds=a.folds, rounds=a.rounds, seed=a.seed, size=a.size, device=a.device,
                 progress=not a.no_progress, max_subjects=a.max_subjects)
-    from ferbench.errors import FerbenchError
     from ferbench.eval.results import Run
 
     try:
