@@ -57,7 +57,10 @@ def _cmd_index(a: argparse.Namespace) -> int:
 def _cmd_maps(a: argparse.Namespace) -> int:
     from ferbench.maps.commands import run_maps
 
-    out = run_maps(a.scan, a.out, size=a.size)
+    missing: dict[str, str] = {}
+    out = run_maps(a.scan, a.out, size=a.size, missing=missing)
+    for name, why in missing.items():
+        print(f"ferbench maps: {name}: missing, {why}")
     print(f"ferbench maps: figure written to {out}")
     return 0
 

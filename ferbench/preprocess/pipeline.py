@@ -446,9 +446,13 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
     def nose_of(V):
         return detect_nose_tip(V, p["nose_method"], p["x_window_mm"], p["nose_smooth_mm"])
 
+    # Nose tip and pose from the distinct points: unwelded meshes (seam vertices split per texture
+    # coordinate, as in PLY files) must align exactly as the welded ones do.
+    _, first = np.unique(V0, axis=0, return_index=True)
+    U0 = V0 if len(first) == len(V0) else V0[np.sort(first)]
     T = np.eye(4)
-    V = V0.copy()
-    nose = nose_of(V)
+    U = U0.copy()
+    nose = nose_of(U)
     align = p["align"]
     if align == "auto":
         align = "icp" if p["template"] is not None else "pca"
@@ -456,25 +460,26 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
         if p["template"] is None:
             raise ValueError("align='icp' needs a template (points or Scan)")
         tmpl = p["template"].vertices if isinstance(p["template"], Scan) else np.asarray(p["template"], float)
-        sel = crop_sphere(V, nose, r)
-        T = icp_align(V[sel], tmpl, max_iter=p["icp_max_iter"], trim=p["icp_trim"])
-        V = apply_transform(T, V0)
-        nose = nose_of(V)
+        sel = crop_sphere(U, nose, r)
+        T = icp_align(U[sel], tmpl, max_iter=p["icp_max_iter"], trim=p["icp_trim"])
+        U = apply_transform(T, U0)
+        nose = nose_of(U)
     elif align == "pca":
         for _ in range(int(p["max_align_iter"])):
-            sel = crop_sphere(V, nose, r)
+            sel = crop_sphere(U, nose, r)
             if sel.sum() < 3:
                 break
-            R = pca_rotation(V[sel])
-            c = V[sel].mean(0)
+            R = pca_rotation(U[sel])
+            c = U[sel].mean(0)
             step = rigid(R, c - R @ c)
             T = step @ T
-            V = apply_transform(T, V0)
-            nose = nose_of(V)
+            U = apply_transform(T, U0)
+            nose = nose_of(U)
             if rotation_angle_deg(R) < p["align_tol_deg"]:
                 break
     elif align != "none":
         raise ValueError(f"align must be 'auto', 'icp', 'pca' or 'none', got {align!r}")
+    V = V0.copy() if align == "none" else apply_transform(T, V0)
     sel = crop_sphere(V, nose, r)
     if sel.sum() < 3:
         raise ScanFormatError(where, f"fewer than 3 points within {r} mm of the detected nose tip")
