@@ -31,7 +31,8 @@ def _cmd_synth(a: argparse.Namespace) -> int:
     from ferbench.synth import generate_dataset
 
     manifest = generate_dataset(a.out, n_subjects=a.subjects, seed=a.seed, layouts=tuple(a.layouts),
-                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress)
+                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress,
+                                scanner_traits=a.scanner_traits, trait_kinds=a.trait_kinds)
     print(f"ferbench synth: synthetic dataset written to {Path(a.out).resolve()}")
     print(f"  {manifest}")
     return 0
@@ -153,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--layouts", nargs="+", default=["bu3dfe", "bosphorus"], choices=["bu3dfe", "bosphorus"])
     sp.add_argument("--model-dir", default=None, help="Surrey Face Model folder (default: shared/models/sfm3448)")
     sp.add_argument("--workers", type=int, default=None)
+    sp.add_argument("--scanner-traits", type=float, default=0.3, metavar="SHARE",
+                    help="share of BU-3DFE scans given scanner traits (seams, holes, spikes); 0 = none")
+    sp.add_argument("--trait-kinds", nargs="+", default=None,
+                    choices=["seams", "holes", "spikes", "missing_texture"])
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("info", _cmd_info, "read scans and print a one-line summary of each")

@@ -179,7 +179,8 @@ def add_spikes(scan: Scan, rng: np.random.Generator, n_spikes: int | None = None
     height_mm
         Range of the displacement.
     min_nose_mm, max_nose_mm
-        Spike vertices are this far from the nose tip (inside the face crop, not on the nose tip).
+        Spike vertices are this far from the nose tip (inside the face crop, not on the nose tip);
+        landmark vertices are never spiked.
 
     Returns
     -------
@@ -193,7 +194,10 @@ def add_spikes(scan: Scan, rng: np.random.Generator, n_spikes: int | None = None
     d = np.linalg.norm(V - _nose(V), axis=1)
     used = np.zeros(len(V), bool)
     used[scan.faces.ravel()] = True
-    cand = np.flatnonzero((d >= min_nose_mm) & (d <= max_nose_mm) & used)
+    ok = (d >= min_nose_mm) & (d <= max_nose_mm) & used
+    lm_ids = np.asarray(scan.meta.extra.get("landmark_vertex_ids", ()), np.int64)
+    ok[lm_ids[(lm_ids >= 0) & (lm_ids < len(V))]] = False  # landmarks stay on the surface
+    cand = np.flatnonzero(ok)
     out = scan.copy()
     ids = rng.choice(cand, size=min(n, cand.size), replace=False) if cand.size else np.zeros(0, np.int64)
     h = rng.uniform(*height_mm, size=len(ids)) * np.where(rng.random(len(ids)) < 0.7, 1.0, -1.0)
