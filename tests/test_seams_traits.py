@@ -279,3 +279,14 @@ def test_dataset_traits_recorded_reproducible_and_pipeline_handles_them(tmp_path
         assert all(np.isfinite(m).all() for m in maps.values())
         reasons = missing_map_reasons(scan)
         assert (set(reasons) == {"texture", "gray", "lbp"}) if missing else (reasons == {} and "texture" in maps)
+
+
+def test_napari_surface_colours_keep_seams(seamed):
+    from ferbench_napari import scan_to_layers  # the layer tuples need no napari import
+
+    (verts, faces), kw, kind = scan_to_layers(seamed)[0]
+    split = seamed.split_seams()
+    assert kind == "surface" and len(verts) == split.n_vertices > seamed.n_vertices
+    np.testing.assert_array_equal(faces, split.faces)
+    np.testing.assert_allclose(kw["vertex_colors"], split.vertex_rgb() / 255.0, atol=1e-7)
+    assert kw["metadata"]["ferbench_scan"] is seamed  # widgets still compute on the scan itself
