@@ -503,7 +503,8 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
     remap[idx] = np.arange(len(idx))
     faces_sub = remap[faces] if faces is not None and len(faces) else None
     if kind == "uv_corner" and faces_sub is None:  # no triangle left: fall back to one UV per point
-        kind, vals = "uv", scan.vertex_uv()
+        uv = scan.vertex_uv()
+        kind, vals = ("uv", uv) if np.isfinite(uv).all() else (None, None)
     try:
         z, measured, gv = resample_to_grid(V[sel], size, r,
                                            None if vals is None or kind == "uv_corner" else vals[sel], faces_sub,

@@ -171,7 +171,8 @@ def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, mode
         scan = synthesize_scan(model, subject, expression, level, rng, texture=texture,
                                landmark_set="bu3dfe" if layout == "bu3dfe" else "bosphorus")
         xlim, ylim = _window(scan)
-        image, raster = render_textured(scan.vertices, scan.faces, scan.texcoords, texture, image_size, image_size,
+        uv = scan.texcoords if scan.texcoord_faces is None else scan.corner_uv()  # face models with UV seams
+        image, raster = render_textured(scan.vertices, scan.faces, uv, texture, image_size, image_size,
                                         xlim, ylim, light_dir=scan.meta.extra["light_dir"])
         missing = scan.meta.extra["landmark_missing"]
         if layout == "bu3dfe" and traits_share > 0:  # scanner traits on the mesh only (renders stay clean)
