@@ -179,7 +179,8 @@ def test_missing_texture_warns_once_and_is_kept(tmp_path, face, ext, image):
     reasons = missing_map_reasons(scan)
     assert set(reasons) == {"texture", "gray", "lbp"}
     assert reasons["texture"] == f"needs a texture; texture missing ({image} not found)"
-    assert missing_map_reasons(preprocess_scan(scan, size=SIZE), ["texture", "depth"]) == {"texture": reasons["texture"]}
+    grid = preprocess_scan(scan, size=SIZE)
+    assert missing_map_reasons(grid, ["texture", "depth"]) == {"texture": reasons["texture"]}
     with pytest.raises(FerbenchError, match=f"map 'gray' needs a texture; texture missing \\({image} not found"):
         compute_maps(scan, ["depth", "gray"], size=SIZE)
     with warnings.catch_warnings(record=True) as rec:

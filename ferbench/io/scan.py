@@ -8,7 +8,9 @@ Conventions (all readers convert to these):
   fan-triangulated on read).
 * ``texcoords``: float64 (t, 2) in [0, 1] with the OpenGL/VRML/OBJ convention that
   v = 0 is the **bottom** row of the texture image; ``texcoord_faces`` (m, 3) indexes
-  them per face corner, or is ``None`` when texcoords are per vertex (t == n).
+  them per face corner, or is ``None`` when texcoords are per vertex (t == n). Real atlases have
+  seams (a vertex with a different texcoord in different faces): sample with :meth:`Scan.corner_uv`,
+  and use :meth:`Scan.split_seams` where one texcoord or colour per vertex is needed.
 * ``texture``: uint8 (H, W, 3) image, row 0 at the top (as stored in image files).
 * ``landmarks``: float64 (k, 3), NaN rows for missing (occluded) landmarks, with
   ``landmark_names`` of length k.
