@@ -39,3 +39,11 @@ class SettingError(FerbenchError, ValueError):
 
 class ModelAssetError(FerbenchError):
     """A model asset (e.g. the Surrey Face Model) is missing or fails its checksum."""
+
+
+class FerbenchWarning(UserWarning):
+    """Base class of the warnings ferbench gives (the data is usable but something is off)."""
+
+
+class TextureMissingWarning(FerbenchWarning):
+    """A scan file names a texture image that is not there (the scan is read without texture)."""

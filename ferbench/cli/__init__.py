@@ -35,7 +35,8 @@ def _cmd_synth(a: argparse.Namespace) -> int:
     # a --model-dir given on the command line must hold the model: no silent procedural fallback
     manifest = generate_dataset(a.out, n_subjects=a.subjects, seed=a.seed, layouts=tuple(a.layouts),
                                 model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress,
-                                allow_fallback=a.model_dir is None, overwrite=a.overwrite)
+                                allow_fallback=a.model_dir is None, overwrite=a.overwrite,
+                                scanner_traits=a.scanner_traits, trait_kinds=a.trait_kinds)
     print(f"ferbench synth: synthetic dataset written to {Path(a.out).resolve()}")
     print(f"  {manifest}")
     return 0
@@ -61,7 +62,10 @@ def _cmd_index(a: argparse.Namespace) -> int:
 def _cmd_maps(a: argparse.Namespace) -> int:
     from ferbench.cli.maps import run_maps
 
-    out = run_maps(a.scan, a.out, size=a.size)
+    missing: dict[str, str] = {}
+    out = run_maps(a.scan, a.out, size=a.size, missing=missing)
+    for name, why in missing.items():
+        print(f"ferbench maps: {name}: missing, {why}")
     print(f"ferbench maps: figure written to {out}")
     return 0
 
@@ -202,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int_in(0, 1024), default=None)
     sp.add_argument("--overwrite", action="store_true",
                     help="replace a previous synthetic dataset in OUT (an interrupted one is always replaced)")
+    sp.add_argument("--scanner-traits", type=float_in(0.0, 1.0), default=0.3, metavar="SHARE",
+                    help="share of BU-3DFE scans given scanner traits (seams, holes, spikes); 0 = none")
+    sp.add_argument("--trait-kinds", nargs="+", default=None,
+                    choices=["seams", "holes", "spikes", "missing_texture"])
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("info", _cmd_info, "read scans and print a one-line summary of each")

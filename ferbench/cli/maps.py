@@ -24,8 +24,12 @@ def _check_size(size: int) -> None:
     check_int("size", size, 16, MAP_SIZE_MAX)
 
 
-def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int = 224) -> Path:
+def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int = 224,
+             missing: dict[str, str] | None = None) -> Path:
     """Compute every attribute map of one scan and write a figure ``<stem>_maps.png`` (+ ``.npz`` of the maps).
+
+    Maps that cannot be computed (texture maps of a scan whose texture is missing) get a panel saying why;
+    when ``missing`` is a dict it is filled with ``{name: reason}`` for them (the CLI prints it).
 
     Returns
     -------
@@ -43,6 +47,8 @@ def run_maps(scan_path: str | os.PathLike, out_dir: str | os.PathLike, size: int
     scan = _load(scan_path)
     grid = preprocess_scan(scan, size=size)
     disp = MapGridDisplay.from_scan(grid).plot()
+    if missing is not None:
+        missing.update(disp.missing)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(scan_path).stem

@@ -52,7 +52,8 @@ class Raster:
         (H, W, 3) float64 barycentric weights of the pixel centre in that triangle
         (they sum to 1), NaN on background.
     attributes
-        name -> (H, W, k) float64 interpolated per-vertex attributes, NaN on background.
+        name -> (H, W, k) float64 interpolated per-vertex and per-face-corner attributes, NaN on
+        background.
     xlim, ylim
         The world window that was rasterised.
     """
@@ -140,9 +141,27 @@ def _check_attributes(attrs, n: int) -> dict[str, np.ndarray]:
     return out
 
 
+def _check_corner_attributes(attrs, m: int) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    if attrs is None:
+        return out
+    if not isinstance(attrs, Mapping):
+        raise ScanFormatError(None, "rasterize: corner_attributes must be a dict name -> (m, 3) or (m, 3, k) array")
+    for name, a in attrs.items():
+        a = np.asarray(a, dtype=np.float64)
+        if a.ndim == 2:
+            a = a[:, :, None]
+        if a.ndim != 3 or a.shape[:2] != (m, 3):
+            raise ScanFormatError(None, f"rasterize: corner attribute {name!r} must have shape ({m}, 3[, k]), "
+                                        f"got {a.shape}")
+        out[str(name)] = a
+    return out
+
+
 def rasterize(vertices: np.ndarray, faces: np.ndarray, width: int, height: int,
               xlim: tuple[float, float], ylim: tuple[float, float],
               vertex_attributes: Mapping[str, np.ndarray] | None = None, *,
+              corner_attributes: Mapping[str, np.ndarray] | None = None,
               max_pairs: int = 2_000_000) -> Raster:
     """Rasterise a triangle mesh orthographically along -z with a z-buffer.
 
@@ -158,6 +177,11 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, width: int, height: int,
         World window ``(min, max)`` mapped onto the image (row 0 = ``ylim[1]``).
     vertex_attributes
         Optional name -> (n,) or (n, k) per-vertex values to interpolate.
+    corner_attributes
+        Optional name -> (m, 3) or (m, 3, k) values per face corner (e.g. texture coordinates
+        indexed per corner, which differ between the faces that meet at a UV seam), interpolated
+        with the barycentrics of the visible triangle's own corners. A name may not be used in
+        both dicts.
     max_pairs
         Candidate (triangle, pixel) pairs processed per chunk (memory bound, not a limit).
 
@@ -174,6 +198,10 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, width: int, height: int,
     """
     v, f, w, h, xlim, ylim = _check_inputs(vertices, faces, width, height, xlim, ylim)
     attrs = _check_attributes(vertex_attributes, len(v))
+    cattrs = _check_corner_attributes(corner_attributes, len(f))
+    both = set(attrs) & set(cattrs)
+    if both:
+        raise ScanFormatError(None, f"rasterize: attribute {sorted(both)[0]!r} given per vertex and per corner")
     max_pairs = max(int(max_pairs), w)  # one bounding-box row must fit in a chunk
 
     dx, dy = (xlim[1] - xlim[0]) / w, (ylim[1] - ylim[0]) / h
@@ -252,6 +280,17 @@ def rasterize(vertices: np.ndarray, faces: np.ndarray, width: int, height: int,
             for j in range(k):
                 col = np.ascontiguousarray(a[:, j])
                 img[hit, j] = bt[0] * col.take(corners[0]) + bt[1] * col.take(corners[1]) + bt[2] * col.take(corners[2])
+            out_attrs[name] = img.reshape(h, w, k)
+    if cattrs:
+        tri = fbuf[hit]
+        bt = np.ascontiguousarray(bbuf[hit].T)  # (3, p)
+        for name, a in cattrs.items():
+            k = a.shape[2]
+            img = np.full((h * w, k), np.nan)
+            for j in range(k):
+                col = np.ascontiguousarray(a[:, :, j])  # (m, 3)
+                cv = col[tri]  # (p, 3) corner values of each visible triangle
+                img[hit, j] = bt[0] * cv[:, 0] + bt[1] * cv[:, 1] + bt[2] * cv[:, 2]
             out_attrs[name] = img.reshape(h, w, k)
     depth = depth.reshape(h, w)
     return Raster(depth=depth, face_index=fbuf.reshape(h, w), barycentric=bbuf.reshape(h, w, 3),

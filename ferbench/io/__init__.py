@@ -43,6 +43,10 @@ def read_scan(path: str | os.PathLike, *, load_texture: bool = True) -> Scan:
     BU-3DFE name), ``.bnt`` -> :func:`read_bnt` (plus ``.lm3`` and ``.png``),
     ``.obj`` -> :func:`read_obj`, ``.ply`` -> :func:`read_ply`.
 
+    A texture the file names but that is not beside it is not an error: the scan is read without
+    texture, ``meta.extra["texture_missing"]`` keeps the path looked for, and one
+    :class:`~ferbench.errors.TextureMissingWarning` names it.
+
     Raises
     ------
     ScanFormatError
@@ -54,9 +58,22 @@ def read_scan(path: str | os.PathLike, *, load_texture: bool = True) -> Scan:
     if ext not in readers:
         raise ScanFormatError(p, f"unsupported scan extension {ext or '(none)'!r}; expected one of {SCAN_EXTENSIONS}")
     scan = readers[ext](p, load_texture=load_texture)
+    _warn_texture_missing(scan, p)
     if _in_synthetic_tree(p):
         scan.meta.synthetic = True
     return scan
+
+
+def _warn_texture_missing(scan: Scan, path: str) -> None:
+    import warnings
+
+    from ferbench.errors import TextureMissingWarning
+    from ferbench.io.scan import texture_missing_reason
+
+    why = texture_missing_reason(scan)
+    if why:
+        warnings.warn(f"{path}: texture {why}; read without texture (texture maps will be missing)",
+                      TextureMissingWarning, stacklevel=3)
 
 
 SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"

@@ -459,17 +459,17 @@ def write_ply(scan: Scan, path: str | os.PathLike, binary: bool = True) -> None:
 
     Vertices are written as doubles (exact round trip in binary, ``%.9g``-free ``repr``
     precision is not needed in ascii: ``%.6f``), colours as ``uchar red green blue``,
-    per-vertex texture coordinates as ``double s t`` (per-corner texcoords are reduced
-    with :meth:`Scan.vertex_uv`), faces as ``list uchar int vertex_indices``. With a
+    per-vertex texture coordinates as ``double s t`` (per-corner texcoords: seam vertices are
+    duplicated with :meth:`Scan.split_seams`), faces as ``list uchar int vertex_indices``. With a
     texture, ``<stem>.png`` is written and named in a ``comment TextureFile`` line.
     """
     p = os.fspath(path)
     scan.validate(p)
+    if scan.texcoord_faces is not None:
+        scan = scan.split_seams()  # PLY texcoords are per vertex: one vertex per (vertex, uv) pair
     directory, stem = os.path.dirname(p), os.path.splitext(os.path.basename(p))[0]
     n, m = scan.n_vertices, scan.n_faces
-    uv = scan.vertex_uv()
-    if uv is not None:
-        uv = np.nan_to_num(uv, nan=0.0)
+    uv = scan.texcoords
     head = ["ply", f"format {'binary_little_endian' if binary else 'ascii'} 1.0", "comment written by ferbench"]
     if scan.texture is not None:
         head.append(f"comment TextureFile {stem}.png")

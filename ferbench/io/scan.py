@@ -8,7 +8,9 @@ Conventions (all readers convert to these):
   fan-triangulated on read).
 * ``texcoords``: float64 (t, 2) in [0, 1] with the OpenGL/VRML/OBJ convention that
   v = 0 is the **bottom** row of the texture image; ``texcoord_faces`` (m, 3) indexes
-  them per face corner, or is ``None`` when texcoords are per vertex (t == n).
+  them per face corner, or is ``None`` when texcoords are per vertex (t == n). Real atlases have
+  seams (a vertex with a different texcoord in different faces): sample with :meth:`Scan.corner_uv`,
+  and use :meth:`Scan.split_seams` where one texcoord or colour per vertex is needed.
 * ``texture``: uint8 (H, W, 3) image, row 0 at the top (as stored in image files).
 * ``landmarks``: float64 (k, 3), NaN rows for missing (occluded) landmarks, with
   ``landmark_names`` of length k.
@@ -93,8 +95,9 @@ class Scan:
         """Per-vertex texture coordinates (n, 2), or None.
 
         When texcoords are indexed per face corner, each vertex takes the texcoord of its
-        first occurrence (exact for meshes whose UV atlas has no seams, as BU-3DFE's and
-        the Surrey Face Model's).
+        first occurrence: exact only for atlases without seams. Real scans have seams (the
+        BU-3DFE ``F3D.wrl`` atlas does), so sample textures with :meth:`corner_uv` and colour
+        vertices through :meth:`split_seams`.
         """
         if self.texcoords is None:
             return None
@@ -105,9 +108,74 @@ class Scan:
         uv[self.faces.ravel()[::-1]] = self.texcoords[self.texcoord_faces.ravel()[::-1]]
         return uv
 
+    def corner_uv(self) -> np.ndarray | None:
+        """Texture coordinates of every face corner, (m, 3, 2), or None without texcoords.
+
+        Exact across UV seams (a vertex on a seam has a different texcoord in each of its faces);
+        this is what the rasteriser and preprocessing interpolate.
+        """
+        if self.texcoords is None:
+            return None
+        tc = np.asarray(self.texcoords, dtype=np.float64)
+        idx = self.faces if self.texcoord_faces is None else self.texcoord_faces
+        return tc[np.asarray(idx, dtype=np.int64)]
+
+    def seam_vertex_count(self) -> int:
+        """Number of vertices that carry more than one distinct texture coordinate (UV-seam vertices)."""
+        if self.texcoords is None or self.texcoord_faces is None or self.n_faces == 0:
+            return 0
+        pairs = np.unique(np.stack([self.faces.ravel(), self._texcoord_ids().ravel()], 1), axis=0)
+        return int(np.count_nonzero(np.bincount(pairs[:, 0], minlength=self.n_vertices) > 1))
+
+    def _texcoord_ids(self) -> np.ndarray:
+        """texcoord_faces with duplicate texcoord values merged (so equal UVs count as one)."""
+        _, inv = np.unique(np.asarray(self.texcoords), axis=0, return_inverse=True)
+        return np.asarray(inv).reshape(-1)[self.texcoord_faces]
+
+    def split_seams(self, return_index: bool = False):
+        """The same surface with one texture coordinate per vertex: seam vertices duplicated.
+
+        Every distinct (vertex, texture coordinate) pair becomes a vertex; faces are remapped and
+        ``texcoord_faces`` is None. A vertex's first pair keeps its index, the extra copies are
+        appended, so a mesh without seams comes back with the same vertices in the same order.
+        Vertex colours and landmarks follow (landmarks are positions, unchanged). Use it wherever a
+        per-vertex colour or UV is needed (PLY files, viewers that colour vertices).
+
+        Parameters
+        ----------
+        return_index
+            Also return ``source`` (n',): the original vertex of each new vertex.
+
+        Returns
+        -------
+        Scan, or (Scan, source)
+        """
+        n = self.n_vertices
+        if self.texcoords is None or self.texcoord_faces is None:
+            out = self.copy()
+            return (out, np.arange(n)) if return_index else out
+        t = self._texcoord_ids()
+        tc_unique = np.unique(np.asarray(self.texcoords), axis=0)
+        pairs, inv = np.unique(np.stack([self.faces.ravel(), t.ravel()], 1), axis=0, return_inverse=True)
+        first = np.r_[True, pairs[1:, 0] != pairs[:-1, 0]] if len(pairs) else np.zeros(0, bool)
+        new_id = np.where(first, pairs[:, 0], n + np.cumsum(~first) - 1)
+        source = np.concatenate([np.arange(n), pairs[~first, 0]]).astype(np.int64)
+        uv = np.zeros((len(source), 2))
+        uv[new_id] = tc_unique[pairs[:, 1]]
+        out = self.copy()
+        out.vertices = self.vertices[source]
+        out.faces = new_id[np.asarray(inv).reshape(-1)].reshape(-1, 3).astype(np.int64)
+        out.texcoords, out.texcoord_faces = uv, None
+        if self.vertex_colors is not None:
+            out.vertex_colors = np.asarray(self.vertex_colors)[source]
+        return (out, source) if return_index else out
+
     def vertex_rgb(self) -> np.ndarray:
         """Per-vertex colours (n, 3) uint8: ``vertex_colors``, else the texture sampled at each vertex's
-        texcoord (nearest texel), else mid grey. Used by viewers that colour vertices."""
+        texcoord (nearest texel), else mid grey. Used by viewers that colour vertices.
+
+        Along UV seams one vertex has several texcoords and this takes the first; for exact colours
+        call it on :meth:`split_seams`'s result (as the napari plugin does)."""
         if self.vertex_colors is not None:
             return self.vertex_colors
         uv = self.vertex_uv()
@@ -195,7 +263,24 @@ class Scan:
     def __repr__(self) -> str:  # short: arrays are large
         m = self.meta
         tex = "x".join(map(str, self.texture.shape[:2])) if self.texture is not None else "none"
+        why = texture_missing_reason(self)
+        if why:
+            tex = f"missing ({why})"
         return (f"Scan({self.n_vertices} vertices, {self.n_faces} faces, texture {tex}, "
                 f"{0 if self.landmarks is None else len(self.landmarks)} landmarks, dataset={m.dataset!r}, "
                 f"subject={m.subject!r}, expression={m.expression!r}, intensity={m.intensity!r}"
                 f"{', synthetic' if m.synthetic else ''})")
+
+
+def texture_missing_reason(scan: Scan) -> str | None:
+    """Why a scan has no texture although its file names one, e.g. ``"F0001_AN01WH_F3D.bmp not found"``;
+    None when the texture was loaded or none was named.
+
+    The readers record the path they looked for in ``meta.extra["texture_missing"]``.
+    """
+    if scan.texture is not None:
+        return None
+    miss = scan.meta.extra.get("texture_missing")
+    if not miss:
+        return None
+    return f"{os.path.basename(str(miss))} not found"

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ferbench.maps.base import MAPS, AttributeMap, MapContext, accepted_options
+from ferbench.maps.base import MAPS, AttributeMap, MapContext, accepted_options, missing_map_reasons
 from ferbench.maps import dfcnn as _dfcnn  # noqa: F401  (registers the maps)
 from ferbench.maps import cmcnn as _cmcnn  # noqa: F401
 from ferbench.maps import depth_maps as _depth_maps  # noqa: F401
@@ -24,7 +24,8 @@ DFCNN_MAPS: tuple[str, ...] = ("geometry", "normal_x", "normal_y", "normal_z", "
 CMCNN_MAPS: tuple[str, ...] = ("gray", "lbp", "depth")
 GEMAX_MAPS: tuple[str, ...] = ("gemax", "range", "histeq", "greedy")
 
-__all__ = ["MAPS", "AttributeMap", "MapContext", "list_maps", "get_map", "compute_maps", "iter_maps", "DFCNN_MAPS",
+__all__ = ["MAPS", "AttributeMap", "MapContext", "list_maps", "get_map", "compute_maps", "iter_maps",
+           "missing_map_reasons", "DFCNN_MAPS",
            "CMCNN_MAPS", "GEMAX_MAPS"]
 
 
@@ -48,7 +49,8 @@ def compute_maps(scan_or_grid, names: Sequence[str] | None = None, size: int = 2
         A :class:`~ferbench.io.scan.Scan` (preprocessed by :func:`ferbench.preprocess.preprocess_scan`
         with ``size`` and ``preprocess`` options) or a :class:`~ferbench.preprocess.FaceGrid`.
     names
-        Map names; default all registered maps, leaving out texture maps when there is no texture.
+        Map names; default all registered maps, leaving out texture maps when there is no texture
+        (:func:`missing_map_reasons` says why they are left out).
     options
         Map options, each passed to the maps whose constructor takes it (e.g. ``tau=30``, ``window=7``).
 
@@ -83,5 +85,6 @@ def iter_maps(grid, names: Sequence[str], **options: Any):
         if m.needs_texture and grid.texture is None:
             from ferbench.errors import FerbenchError
             where = grid.meta.source_path if grid.meta is not None else None
-            raise FerbenchError(f"map {n!r} needs a texture and this scan has none" + (f" ({where})" if where else ""))
+            why = missing_map_reasons(grid, [n]).get(n, "needs a texture")
+            raise FerbenchError(f"{where + ': ' if where else ''}map {n!r} {why}")
         yield n, m.forward(ctx)[0]

@@ -96,8 +96,9 @@ class AttributeMap:
     def compute(self, grid) -> np.ndarray:
         """One FaceGrid -> float32 (H, W) or (H, W, C) in [0, 1], background 0."""
         if self.needs_texture and grid.texture is None:
-            raise FerbenchError(f"map {self.name!r} needs a texture and this scan has none"
-                                + (f" ({grid.meta.source_path})" if grid.meta and grid.meta.source_path else ""))
+            why = missing_map_reasons(grid, [self.name]).get(self.name, "needs a texture")
+            where = grid.meta.source_path if grid.meta is not None else None
+            raise FerbenchError(f"{where + ': ' if where else ''}map {self.name!r} {why}")
         ctx = MapContext([grid], None)
         return self.forward(ctx)[0]
 
@@ -149,3 +150,50 @@ def register(cls):
 
 def names_needing_texture() -> Sequence[str]:
     return [n for n in MAPS.list() if getattr(MAPS.get(n), "needs_texture", False)]
+
+
+def missing_map_reasons(scan_or_grid, names: Sequence[str] | None = None) -> dict[str, str]:
+    """Why each of ``names`` cannot be computed for a Scan or FaceGrid: ``{name: reason}``, empty when all can.
+
+    For the CLI, the report and viewers, so that a map that needs a texture says why it is missing
+    instead of disappearing, e.g. ``{"texture": "needs a texture; texture missing
+    (F0001_AN01WH_F3D.bmp not found)"}``. Unknown names get ``"unknown map"``.
+
+    Parameters
+    ----------
+    scan_or_grid
+        A :class:`~ferbench.io.scan.Scan` (before preprocessing) or a
+        :class:`~ferbench.preprocess.FaceGrid`.
+    names
+        Map names; default every registered map.
+    """
+    import os
+
+    from ferbench.io.scan import Scan, texture_missing_reason
+
+    names = MAPS.list() if names is None else list(names)
+    meta = getattr(scan_or_grid, "meta", None)
+    if isinstance(scan_or_grid, Scan):
+        s = scan_or_grid
+        has_texture = (s.texture is not None and s.texcoords is not None) or s.vertex_colors is not None
+        no_tex = None
+        if not has_texture:
+            why = texture_missing_reason(s)
+            no_tex = (f"texture missing ({why})" if why else
+                      "the scan's texture has no texture coordinates" if s.texture is not None else
+                      "the scan has no texture")
+    else:
+        has_texture = getattr(scan_or_grid, "texture", None) is not None
+        no_tex = None
+        if not has_texture:
+            extra = getattr(meta, "extra", None) or {}
+            miss = extra.get("texture_missing")
+            no_tex = (f"texture missing ({os.path.basename(str(miss))} not found)" if miss
+                      else "the scan has no texture")
+    out: dict[str, str] = {}
+    for n in names:
+        if n not in MAPS:
+            out[n] = "unknown map"
+        elif getattr(MAPS.get(n), "needs_texture", False) and not has_texture:
+            out[n] = f"needs a texture; {no_tex}"
+    return out

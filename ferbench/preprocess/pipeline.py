@@ -20,9 +20,14 @@ resampling                    meshes: orthographic z-buffer rasterisation (:func
                               point clouds: linear interpolation over the Delaunay triangulation of the (x, y)
                               projections, *measured* when the triangle's longest edge <= ``max_edge_factor`` x
                               the median edge
-texture                       per-pixel texture coordinates sampled bilinearly from the image (v = 0 at the
-                              image bottom), else interpolated vertex colours
-spikes                        |z - median of the 3x3 measured neighbours| > ``spike_mm = 5`` -> unmeasured
+texture                       per-pixel texture coordinates, interpolated per face corner (exact across UV
+                              seams), sampled bilinearly from the image (v = 0 at the image bottom), else
+                              interpolated vertex colours; holes are filled in colour, not in UV (a hole may
+                              straddle a seam)
+spikes                        meshes: vertices whose z is more than max(``spike_mm``, 3 x the median edge)
+                              from the median z of their 1-ring are dropped with their triangles (scanner
+                              outliers); then on the grid |z - median of the 3x3 measured neighbours| >
+                              ``spike_mm = 5`` -> unmeasured
 holes                         unmeasured pixels enclosed by the face are filled by linear interpolation
                               (nearest value as the fallback); ``valid`` keeps them False, ``mask`` True
 smoothing                     3x3 median of z inside the face (``median=True``)
@@ -225,6 +230,37 @@ def remove_spikes(z: np.ndarray, measured: np.ndarray, spike_mm: float = 5.0) ->
     return measured & ~(np.abs(z - med) > spike_mm)
 
 
+def vertex_spikes(vertices: np.ndarray, faces: np.ndarray, spike_mm: float = 5.0) -> np.ndarray:
+    """Boolean mask of spike vertices: |z - median z of the 1-ring| > max(spike_mm, 3 x median edge length).
+
+    Scanner outliers are single vertices (or a few) thrown far along the line of sight; a grid-level 3x3
+    median misses them when the mesh is coarser than the grid (the spike's cone covers many pixels).
+    The threshold scales with the mesh's median edge so that coarse meshes keep their real relief.
+    """
+    V = np.asarray(vertices, dtype=np.float64)
+    F = np.asarray(faces, dtype=np.int64)
+    out = np.zeros(len(V), bool)
+    if len(F) == 0:
+        return out
+    e = np.concatenate([F[:, [0, 1]], F[:, [1, 2]], F[:, [2, 0]]])
+    e = np.unique(np.concatenate([e, e[:, ::-1]]), axis=0)  # both directions, each edge once
+    med_edge = float(np.median(np.linalg.norm(V[e[:, 0]] - V[e[:, 1]], axis=1)))
+    thr = max(float(spike_mm), 3.0 * med_edge)
+    z = V[:, 2]
+    zs = z[e[:, 1]]
+    order = np.lexsort((zs, e[:, 0]))
+    src, zs = e[order, 0], zs[order]
+    counts = np.bincount(src, minlength=len(V))
+    start = np.cumsum(counts) - counts
+    has = counts > 0
+    lo = start[has] + (counts[has] - 1) // 2
+    hi = start[has] + counts[has] // 2
+    med = np.full(len(V), np.nan)
+    med[has] = 0.5 * (zs[lo] + zs[hi])
+    out[has] = np.abs(z[has] - med[has]) > thr
+    return out
+
+
 def _sample_bilinear(img: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     H, W = img.shape[:2]
     r = np.clip(rows, 0, H - 1)
@@ -238,7 +274,8 @@ def _sample_bilinear(img: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.
 
 
 def resample_to_grid(points: np.ndarray, size: int, radius_mm: float, values: np.ndarray | None = None,
-                     faces: np.ndarray | None = None, max_edge_factor: float = 4.0):
+                     faces: np.ndarray | None = None, max_edge_factor: float = 4.0,
+                     corner_values: np.ndarray | None = None):
     """Resample z (and per-point values) onto the size x size grid over [-r, r]² (pixel centres at
     ``-r + j*h``, ``r - i*h``).
 
@@ -247,6 +284,9 @@ def resample_to_grid(points: np.ndarray, size: int, radius_mm: float, values: np
     measured when a triangle covers it. Otherwise (point clouds) z is interpolated linearly over the Delaunay
     triangulation of the (x, y) projections and a pixel counts as measured when its Delaunay triangle's
     longest edge is <= ``max_edge_factor`` x the median edge (no bridging across holes or the outline).
+
+    ``corner_values`` ((m, 3, C), one row per face corner, e.g. texture coordinates across UV seams) are
+    interpolated instead of ``values`` on the mesh path.
 
     Returns
     -------
@@ -263,11 +303,13 @@ def resample_to_grid(points: np.ndarray, size: int, radius_mm: float, values: np
             rasterize = None
         if rasterize is not None:
             lim = (-radius_mm - h / 2, radius_mm + h / 2)       # pixel centres land exactly on the grid
-            attrs = None if values is None else {"v": np.asarray(values, dtype=np.float64)}
-            ras = rasterize(P, np.asarray(faces), size, size, lim, lim, vertex_attributes=attrs)
+            attrs = None if values is None or corner_values is not None else {"v": np.asarray(values, np.float64)}
+            cattrs = None if corner_values is None else {"v": np.asarray(corner_values, dtype=np.float64)}
+            ras = rasterize(P, np.asarray(faces), size, size, lim, lim, vertex_attributes=attrs,
+                            corner_attributes=cattrs)
             measured = np.isfinite(ras.depth)
             vals = None
-            if values is not None:
+            if attrs or cattrs:
                 vals = ras.attributes["v"].reshape(size, size, -1)
             return np.where(measured, ras.depth, np.nan), measured, vals
     from scipy.interpolate import LinearNDInterpolator
@@ -332,8 +374,11 @@ def fill_holes(z: np.ndarray, measured: np.ndarray, region: np.ndarray) -> np.nd
 # ------------------------------------------------------------------------------------------------
 
 def _points_and_colours(scan: Scan):
-    """Per-vertex values to resample: texture coordinates (preferred) or vertex colours."""
+    """Values to resample: texture coordinates (preferred; per face corner when the scan indexes them so,
+    kind ``"uv_corner"``, (m, 3, 2)) or per-vertex colours."""
     if scan.texture is not None and scan.texcoords is not None:
+        if scan.texcoord_faces is not None and scan.n_faces:
+            return "uv_corner", scan.corner_uv()
         uv = scan.vertex_uv()
         if uv is not None and np.isfinite(uv).all():
             return "uv", uv
@@ -401,9 +446,13 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
     def nose_of(V):
         return detect_nose_tip(V, p["nose_method"], p["x_window_mm"], p["nose_smooth_mm"])
 
+    # Nose tip and pose from the distinct points: unwelded meshes (seam vertices split per texture
+    # coordinate, as in PLY files) must align exactly as the welded ones do.
+    _, first = np.unique(V0, axis=0, return_index=True)
+    U0 = V0 if len(first) == len(V0) else V0[np.sort(first)]
     T = np.eye(4)
-    V = V0.copy()
-    nose = nose_of(V)
+    U = U0.copy()
+    nose = nose_of(U)
     align = p["align"]
     if align == "auto":
         align = "icp" if p["template"] is not None else "pca"
@@ -411,25 +460,26 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
         if p["template"] is None:
             raise ValueError("align='icp' needs a template (points or Scan)")
         tmpl = p["template"].vertices if isinstance(p["template"], Scan) else np.asarray(p["template"], float)
-        sel = crop_sphere(V, nose, r)
-        T = icp_align(V[sel], tmpl, max_iter=p["icp_max_iter"], trim=p["icp_trim"])
-        V = apply_transform(T, V0)
-        nose = nose_of(V)
+        sel = crop_sphere(U, nose, r)
+        T = icp_align(U[sel], tmpl, max_iter=p["icp_max_iter"], trim=p["icp_trim"])
+        U = apply_transform(T, U0)
+        nose = nose_of(U)
     elif align == "pca":
         for _ in range(int(p["max_align_iter"])):
-            sel = crop_sphere(V, nose, r)
+            sel = crop_sphere(U, nose, r)
             if sel.sum() < 3:
                 break
-            R = pca_rotation(V[sel])
-            c = V[sel].mean(0)
+            R = pca_rotation(U[sel])
+            c = U[sel].mean(0)
             step = rigid(R, c - R @ c)
             T = step @ T
-            V = apply_transform(T, V0)
-            nose = nose_of(V)
+            U = apply_transform(T, U0)
+            nose = nose_of(U)
             if rotation_angle_deg(R) < p["align_tol_deg"]:
                 break
     elif align != "none":
         raise ValueError(f"align must be 'auto', 'icp', 'pca' or 'none', got {align!r}")
+    V = V0.copy() if align == "none" else apply_transform(T, V0)
     sel = crop_sphere(V, nose, r)
     if sel.sum() < 3:
         raise ScanFormatError(where, f"fewer than 3 points within {r} mm of the detected nose tip")
@@ -437,14 +487,29 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
     V = V - nose
     nose_scan = apply_transform(np.linalg.inv(T), np.zeros((1, 3)))[0]
     kind, vals = _points_and_colours(scan)
-    faces = scan.faces[sel[scan.faces].all(1)] if scan.n_faces else None
+    n_spikes = 0
+    if scan.n_faces:
+        keep_f = sel[scan.faces].all(1)
+        if p["spike_mm"] is not None and p["spike_mm"] > 0:
+            spiky = vertex_spikes(V, scan.faces[keep_f], float(p["spike_mm"]))
+            n_spikes = int(spiky.sum())
+            if n_spikes:
+                keep_f &= ~spiky[scan.faces].any(1)
+        faces = scan.faces[keep_f]
+    else:
+        keep_f, faces = None, None
     idx = np.flatnonzero(sel)
     remap = np.full(len(V), -1)
     remap[idx] = np.arange(len(idx))
     faces_sub = remap[faces] if faces is not None and len(faces) else None
+    if kind == "uv_corner" and faces_sub is None:  # no triangle left: fall back to one UV per point
+        uv = scan.vertex_uv()
+        kind, vals = ("uv", uv) if np.isfinite(uv).all() else (None, None)
     try:
-        z, measured, gv = resample_to_grid(V[sel], size, r, None if vals is None else vals[sel], faces_sub,
-                                           p["max_edge_factor"])
+        z, measured, gv = resample_to_grid(V[sel], size, r,
+                                           None if vals is None or kind == "uv_corner" else vals[sel], faces_sub,
+                                           p["max_edge_factor"],
+                                           corner_values=vals[keep_f] if kind == "uv_corner" else None)
     except ValueError as e:
         raise ScanFormatError(where, str(e)) from None
     if not measured.any():
@@ -470,21 +535,24 @@ def _preprocess_scan(scan: Scan, size: int = 224, **params: Any) -> FaceGrid:
     region &= np.isfinite(zf)
     texture = None
     if kind is not None and gv is not None:
-        gvf = np.stack([fill_holes(gv[..., c], measured & np.isfinite(gv[..., c]), region) for c in range(gv.shape[-1])], -1)
-        if kind == "uv":
+        if kind in ("uv", "uv_corner"):
+            # sample where measured, then fill holes in colour: UVs interpolated across a hole that straddles
+            # a seam would land between the atlas islands
             img = scan.texture
             Ht, Wt = img.shape[:2]
-            rows = (1.0 - gvf[..., 1]) * (Ht - 1)          # v = 0 is the image bottom
-            cols = gvf[..., 0] * (Wt - 1)
-            ok = region & np.isfinite(rows) & np.isfinite(cols)
-            rgb = np.zeros((size, size, 3))
-            rgb[ok] = _sample_bilinear(img, rows[ok], cols[ok]) / 255.0
+            ok = measured & np.isfinite(gv).all(-1)
+            rgb = np.full((size, size, 3), np.nan)
+            rgb[ok] = _sample_bilinear(img, (1.0 - gv[ok][:, 1]) * (Ht - 1), gv[ok][:, 0] * (Wt - 1)) / 255.0
+            rgb = np.stack([fill_holes(rgb[..., c], ok, region) for c in range(3)], -1)  # v = 0: image bottom
+            rgb = np.where(region[..., None], np.nan_to_num(rgb), 0.0)
         else:
+            gvf = np.stack([fill_holes(gv[..., c], measured & np.isfinite(gv[..., c]), region)
+                            for c in range(gv.shape[-1])], -1)
             rgb = np.where(region[..., None], np.nan_to_num(gvf), 0.0)
         texture = np.clip(rgb, 0, 1).astype(np.float32)
     xyz = np.stack([X, Y, np.where(region, zf, np.nan)], -1)
     params_used = {k: v for k, v in p.items() if k != "template"}
-    params_used.update(size=size, align_used=align, template=p["template"] is not None)
+    params_used.update(size=size, align_used=align, template=p["template"] is not None, spike_vertices=n_spikes)
     return FaceGrid(xyz=xyz, valid=measured & region, texture=texture, pixel_size_mm=h, nose_tip=nose_scan,
                     transform=T, mask=region, meta=scan.meta, params=params_used)
 

@@ -47,11 +47,12 @@ VIEW_HALF_WIDTH_MM = 95.0
 MANIFEST_FIELDS = (
     "path", "dataset", "subject", "expression", "intensity", "source", "seed", "model", "model_sha256",
     "level", "sex", "race", "weights", "gain", "yaw", "pitch", "roll", "tx", "ty", "tz", "noise_sd", "n_holes",
-    "crop_radius", "n_vertices", "n_faces", "skin_tone", "asymmetry", "alpha",
+    "crop_radius", "n_vertices", "n_faces", "skin_tone", "asymmetry", "alpha", "traits",
 )
 """Manifest columns. ``intensity`` is empty for Bosphorus (the dataset has no levels; ``level``
 holds the generated one); ``weights`` are the six blendshape weights in EXPRESSIONS order;
-``alpha`` the identity coefficients (in standard deviations); ``sex``/``race`` are dummy."""
+``alpha`` the identity coefficients (in standard deviations); ``sex``/``race`` are dummy; ``traits`` the
+scanner traits the scan was given (:mod:`ferbench.synth.scanner`; space-separated, empty = none)."""
 
 
 @dataclass
@@ -110,6 +111,7 @@ def _row(rel: str, dataset: str, scan, subject, seed: int, model, level: int) ->
         "n_holes": str(x["n_holes"]), "crop_radius": _f(x["crop_radius"], 2), "n_vertices": str(scan.n_vertices),
         "n_faces": str(scan.n_faces), "skin_tone": str(subject.skin_index), "asymmetry": _f(subject.asymmetry),
         "alpha": " ".join(_f(a, 3) for a in subject.alpha),
+        "traits": " ".join(x.get("scanner_traits", ())),
     }
 
 
@@ -143,7 +145,8 @@ def _subject_job(*args) -> list[dict]:
 
 
 def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, model_dir: str | None, out_dir: str,
-                       texture_size: int, image_size: int) -> list[dict]:
+                       texture_size: int, image_size: int, traits_share: float = 0.0,
+                       trait_kinds: tuple = ()) -> list[dict]:
     from ferbench.io.bosphorus import BOSPHORUS_LANDMARK_NAMES, bosphorus_stem, write_bnt, write_lm2, write_lm3
     from ferbench.io.bu3dfe import bu3dfe_filename, write_bnd, write_wrl
     from ferbench.io.images import write_image
@@ -169,15 +172,26 @@ def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, mode
         scan = synthesize_scan(model, subject, expression, level, rng, texture=texture,
                                landmark_set="bu3dfe" if layout == "bu3dfe" else "bosphorus")
         xlim, ylim = _window(scan)
-        image, raster = render_textured(scan.vertices, scan.faces, scan.texcoords, texture, image_size, image_size,
+        uv = scan.texcoords if scan.texcoord_faces is None else scan.corner_uv()  # face models with UV seams
+        image, raster = render_textured(scan.vertices, scan.faces, uv, texture, image_size, image_size,
                                         xlim, ylim, light_dir=scan.meta.extra["light_dir"])
         missing = scan.meta.extra["landmark_missing"]
+        if layout == "bu3dfe" and traits_share > 0:  # scanner traits on the mesh only (renders stay clean)
+            from ferbench.synth.scanner import apply_traits, draw_traits
+
+            t_rng = _rng(seed, code, index, 100 + e_idx, level)
+            scan = apply_traits(scan, draw_traits(t_rng, traits_share, trait_kinds), t_rng)
+        traits = scan.meta.extra.get("scanner_traits", ())
         if layout == "bu3dfe":
             stem = bu3dfe_filename(subject_id, expression, level, race=subject.race, kind="F3D", ext="")
             wrl = os.path.join(folder, stem + ".wrl")
             write_wrl(scan, wrl, write_texture=False)
             bmp = os.path.join(folder, stem + ".bmp")
-            if tex_file is None:
+            if "missing_texture" in traits:
+                pass  # the .wrl names a texture that is not written
+            elif "seams" in traits:
+                write_image(bmp, scan.texture)  # this scan's own re-laid-out atlas
+            elif tex_file is None:
                 write_image(bmp, texture)
                 tex_file = bmp
             else:
@@ -225,6 +239,8 @@ How the data were made
   plus leakage |N(0, 0.05)| from the other blendshapes.
 - Nuisance: pose jitter (yaw +-10, pitch +-5, roll +-3 degrees, +-5 mm), 0.1-0.3 mm noise along the
   normals, hole blobs, a circular crop of 82-88 mm around the nose tip.
+- Scanner traits (manifest column "traits"): a share of the BU-3DFE-layout scans has a UV atlas
+  cut into two islands (seams), extra holes, spike outliers, or (when asked) no texture file.
 - Textures are PROCEDURAL (painted skin tone, brows, lips, eyes; baked light); not photo-realistic.
 - Landmarks: BU-3DFE-83 and Bosphorus-22 are APPROXIMATE, derived from the model's iBUG-68 vertices.
 - Subject ids, the gender letter (F/M) and the race code in BU-3DFE file names are DUMMY
@@ -334,7 +350,8 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
                      layouts=("bu3dfe", "bosphorus"), model_dir: str | os.PathLike | None = None,
                      texture_size: int = 256, image_size: int = 256, workers: int | None = None,
                      progress: bool = True, *, allow_fallback: bool = True,
-                     overwrite: bool = False) -> GeneratedDataset:
+                     overwrite: bool = False, scanner_traits: float = 0.3,
+                     trait_kinds=None) -> GeneratedDataset:
     """Generate a synthetic BU-3DFE / Bosphorus-layout dataset (see module docstring).
 
     Parameters
@@ -365,6 +382,13 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         that does not exist is a ModelAssetError, never a fallback.
     overwrite
         Replace a previous synthetic dataset in ``out_dir``.
+    scanner_traits
+        Share of the BU-3DFE-layout scans given scanner traits (:mod:`ferbench.synth.scanner`: a seamed
+        two-island UV atlas, holes, spikes; 0 = none). Drawn per scan from the seed, recorded in the
+        manifest's ``traits`` column. Bosphorus-layout scans are range images and get none.
+    trait_kinds
+        Traits to draw from; default :data:`ferbench.synth.scanner.DEFAULT_TRAITS`. Add
+        ``"missing_texture"`` for scans whose texture file is not written.
 
     Returns
     -------
@@ -388,6 +412,12 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         from ferbench.errors import ModelAssetError
 
         raise ModelAssetError(f"{model_dir}: face model folder not found")
+    from ferbench.synth.scanner import DEFAULT_TRAITS, TRAITS
+
+    trait_kinds = tuple(DEFAULT_TRAITS if trait_kinds is None else trait_kinds)
+    if [t for t in trait_kinds if t not in TRAITS] or not 0.0 <= float(scanner_traits) <= 1.0:
+        raise ValueError(f"scanner_traits must be in [0, 1] and trait_kinds some of {TRAITS}, "
+                         f"got {scanner_traits!r}, {trait_kinds!r}")
     model = load_face_model(model_dir, allow_fallback=allow_fallback)
     src = model.source_dir  # workers reload exactly this model (None = procedural)
     root = Path(out_dir)
@@ -398,8 +428,8 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     jobs = []
     for layout in layouts:
         ids = bu3dfe_subject_ids(n_subjects) if layout == "bu3dfe" else bosphorus_subject_ids(n_subjects)
-        jobs += [(layout, i, sid, seed, src, str(build), int(texture_size), int(image_size))
-                 for i, sid in enumerate(ids)]
+        jobs += [(layout, i, sid, seed, src, str(build), int(texture_size), int(image_size), float(scanner_traits),
+                  trait_kinds) for i, sid in enumerate(ids)]
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     n_workers = max(1, min(n_workers, len(jobs)))
 

@@ -206,6 +206,8 @@ def render_textured(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, tex
                     light_dir=(0.2, 0.3, 1.0), ambient: float = 0.6, background=(0.12, 0.12, 0.12)):
     """Render a textured mesh orthographically along -z with Lambertian (Gouraud) shading.
 
+    ``uv`` is (n, 2) per vertex, or (m, 3, 2) per face corner (atlases with seams, :meth:`Scan.corner_uv`).
+
     Returns
     -------
     image, raster
@@ -216,7 +218,11 @@ def render_textured(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, tex
     L = L / np.linalg.norm(L)
     # Gouraud shading: Lambert per vertex, interpolated with the texture coordinates
     shade = ambient + (1 - ambient) * np.clip(vertex_normals(vertices, faces) @ L, 0.0, 1.0)
-    r = rasterize(vertices, faces, width, height, xlim, ylim, {"uv": uv, "shade": shade})
+    uv = np.asarray(uv, dtype=np.float64)
+    if uv.ndim == 3:  # per face corner: exact across UV seams
+        r = rasterize(vertices, faces, width, height, xlim, ylim, {"shade": shade}, corner_attributes={"uv": uv})
+    else:
+        r = rasterize(vertices, faces, width, height, xlim, ylim, {"uv": uv, "shade": shade})
     m = r.mask
     col = np.empty((height, width, 3))
     col[:] = background

@@ -32,12 +32,14 @@ class MapGridDisplay:
     figure_, axes_ : the matplotlib figure and the array of axes.
     """
 
-    def __init__(self, maps: dict[str, np.ndarray], synthetic: bool = False, title: str | None = None):
+    def __init__(self, maps: dict[str, np.ndarray], synthetic: bool = False, title: str | None = None,
+                 missing: dict[str, str] | None = None):
         if not maps:
             raise ValueError("no maps to display")
         self.maps = maps
         self.synthetic = bool(synthetic)
         self.title = title
+        self.missing = dict(missing or {})  # name -> why it could not be computed (drawn as a text panel)
 
     @classmethod
     def from_view(cls, view) -> "MapGridDisplay":
@@ -49,20 +51,22 @@ class MapGridDisplay:
     @classmethod
     def from_scan(cls, scan, names: Sequence[str] | None = None, size: int = 224, **options: Any) -> "MapGridDisplay":
         """Compute the maps of a Scan or FaceGrid (see :func:`ferbench.maps.compute_maps`)."""
-        from ferbench.maps import compute_maps
+        from ferbench.maps import compute_maps, missing_map_reasons
 
         maps = compute_maps(scan, names=names, size=size, **options)
+        missing = {} if names is not None else {n: why for n, why in missing_map_reasons(scan).items()
+                                                if n not in maps}
         meta = getattr(scan, "meta", None)
         subject = getattr(meta, "subject", None) if meta is not None else None
         expr = getattr(meta, "expression", None) if meta is not None else None
         label = " ".join(str(s) for s in (subject, expr) if s)
-        return cls(maps, synthetic=_is_synthetic(scan), title=f"Attribute maps {label}".strip())
+        return cls(maps, synthetic=_is_synthetic(scan), title=f"Attribute maps {label}".strip(), missing=missing)
 
     def plot(self, ax=None, fig=None, ncols: int | None = None) -> "MapGridDisplay":
         """Draw the grid into ``fig`` (or a new figure); ``ax`` (an array of axes) may be given instead."""
         import matplotlib.pyplot as plt
 
-        names = list(self.maps)
+        names = list(self.maps) + [m for m in self.missing if m not in self.maps]
         n = len(names)
         ncols = ncols or min(n, 5)
         nrows = -(-n // ncols)
@@ -76,6 +80,14 @@ class MapGridDisplay:
                 fig = plt.figure(figsize=(2.6 * ncols, 2.8 * nrows))
             axes = np.asarray(fig.subplots(nrows, ncols, squeeze=False), dtype=object).ravel()
         for a, name in zip(axes, names):
+            if name not in self.maps:  # a map that could not be computed says why
+                import textwrap
+
+                a.text(0.5, 0.5, "\n".join(textwrap.wrap(f"missing: {self.missing[name]}", 26)), ha="center",
+                       va="center", fontsize=7, transform=a.transAxes)
+                a.set_title(name, fontsize=9)
+                a.axis("off")
+                continue
             m = self.maps[name]
             if m.ndim == 3 and m.shape[-1] == 3:
                 a.imshow(np.clip(m, 0, 1))

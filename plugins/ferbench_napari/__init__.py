@@ -27,10 +27,11 @@ def scan_to_layers(scan) -> list[tuple[Any, dict, str]]:
     name = scan_name(scan)
     label = " ".join(str(v) for v in (scan.meta.subject, scan.meta.expression, scan.meta.intensity) if v is not None)
     title = scan_title(scan)
-    v = scan.vertices
+    surf = scan.split_seams() if scan.texcoord_faces is not None else scan  # exact colours along UV seams
+    v = surf.vertices
     napari_xyz = np.column_stack([v[:, 2], -v[:, 1], v[:, 0]])
-    rgb = scan.vertex_rgb().astype(np.float32) / 255.0
-    layers = [((napari_xyz, scan.faces), {"name": title, "vertex_colors": rgb, "shading": "smooth",
+    rgb = surf.vertex_rgb().astype(np.float32) / 255.0
+    layers = [((napari_xyz, surf.faces), {"name": title, "vertex_colors": rgb, "shading": "smooth",
                                            "metadata": {"labels": label, "synthetic": scan.meta.synthetic,
                                                         SCAN_KEY: scan, SOURCE_KEY: scan.meta.source_path}},
                "surface")]
