@@ -409,6 +409,7 @@ class Redraw:
     before: str
     after: str
     seconds: float
+    output: object = None   # the cell output (Playwright ElementHandle) holding the control and its figure
 
 
 def _candidates(page, selector: str):
@@ -458,7 +459,9 @@ def check_redraw(page, timeout: float = 30.0, prefer: str = "slider") -> Redraw 
             while time.monotonic() < t0 + timeout:
                 after = box.evaluate(_JS_FIGURE_SIG)
                 if after and after != before:
-                    return Redraw(kind, label, before, after, time.monotonic() - t0)
+                    dt = time.monotonic() - t0
+                    return Redraw(kind, label, before, after, dt,
+                                  box.evaluate_handle("e => e.closest('.jp-OutputArea-output') || e"))
                 page.wait_for_timeout(100)
             raise TimeoutError(f"the figure next to {kind} {label!r} did not change within {timeout:.0f} s")
     return None

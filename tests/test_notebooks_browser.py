@@ -91,7 +91,7 @@ def test_notebook_in_jupyterlab(name, lab, browser, shot_dir):
             assert redraw.control == "slider", f"{name}: no slider next to a figure"
         assert redraw.after != redraw.before
         print(f"{name}: {redraw.control} {redraw.label}: figure redrawn in {redraw.seconds:.2f} s")
-        page.screenshot(path=str(shot_dir / f"{stem}_redraw.png"))
+        redraw.output.as_element().screenshot(path=str(shot_dir / f"{stem}_redraw.png"))
         # nothing broke while redrawing
         after = page.evaluate(jl._JS_INSPECT)
         assert not after["tracebacks"] and not after["fallbacks"], f"{name}: after the redraw: {after}"
