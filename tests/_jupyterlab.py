@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -258,6 +259,9 @@ _JS_STATE = """() => {
     cells: cells.length,
     counts: cells.map(c => c.model.executionCount),
     pending: cells.filter(c => c.promptNode && c.promptNode.textContent.includes('*')).length,
+    // error outputs from the notebook model (the DOM renders them as stderr text)
+    errors: cells.flatMap(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error')
+                                  .map(o => o.ename + ': ' + o.evalue + '\\n' + (o.traceback || []).join('\\n'))),
   };
 }"""
 
@@ -278,9 +282,6 @@ _JS_INSPECT = """() => {
   const text = e => (e.innerText || e.textContent || '').trim();
   const errors = within('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
       .map(text).filter(t => /Traceback|Error|Exception/.test(t));
-  // error outputs (an exception in a cell) render as .jp-RenderedText with the mime type of an error
-  const tracebacks = within('.jp-OutputArea-output .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
-      .map(text);
   const outputsText = within('.jp-OutputArea-output').map(text).join('\\n');
   const fallbacks = [];
   for (const pat of ['Loading widget...', 'Error displaying widget', 'HBox(children=', 'VBox(children=',
@@ -292,7 +293,7 @@ _JS_INSPECT = """() => {
                               '.widget-error').map(text);
   const sliders = within('.widget-slider').length;
   const figures = within('.jp-OutputArea-output img').length;
-  return {errors, tracebacks, fallbacks, widgetViews, widgetErrors, sliders, figures};
+  return {errors, fallbacks, widgetViews, widgetErrors, sliders, figures};
 }"""
 
 
@@ -367,7 +368,7 @@ def run_notebook(page, lab: JupyterLab, name: str, timeout: float = 300.0) -> No
         counts = s.get("counts") or []
         all_ran = counts and all(c is not None for c in counts)
         idle = s.get("kernel") == "idle" and s.get("pending") == 0
-        return idle and (all_ran or _has_error(page))
+        return idle and (all_ran or bool(s.get("errors")))
 
     # idle for two polls in a row: a kernel goes idle briefly between queued cells
     state = _wait_for(page, done, timeout, f"{name}: all cells run")
@@ -378,15 +379,11 @@ def run_notebook(page, lab: JupyterLab, name: str, timeout: float = 300.0) -> No
     info = page.evaluate(_JS_INSPECT)
     return NotebookRun(name=name, seconds=seconds, cells=state["cells"], counts=state["counts"],
                        kernel_status=state["kernel"], kernel_name=state["kernelName"], errors=info["errors"],
-                       tracebacks=info["tracebacks"], fallbacks=info["fallbacks"],
+                       tracebacks=[re.sub(r"\x1b\[[0-9;]*m", "", t) for t in state["errors"]],
+                       fallbacks=info["fallbacks"],
                        widget_errors=info["widgetErrors"], widget_views=info["widgetViews"],
                        sliders=info["sliders"], figures=info["figures"], external_requests=list(blocked),
                        console_errors=console_errors)
-
-
-def _has_error(page) -> bool:
-    return bool(page.evaluate("() => document.querySelectorAll('.jp-OutputArea-output"
-                              "[data-mime-type=\"application/vnd.jupyter.error\"]').length"))
 
 
 # -- redraw ---------------------------------------------------------------------------------------------------------

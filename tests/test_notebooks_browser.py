@@ -94,7 +94,8 @@ def test_notebook_in_jupyterlab(name, lab, browser, shot_dir):
         redraw.output.as_element().screenshot(path=str(shot_dir / f"{stem}_redraw.png"))
         # nothing broke while redrawing
         after = page.evaluate(jl._JS_INSPECT)
-        assert not after["tracebacks"] and not after["fallbacks"], f"{name}: after the redraw: {after}"
+        assert not after["errors"] and not after["fallbacks"], f"{name}: after the redraw: {after}"
+        assert not page.evaluate(jl._JS_STATE)["errors"], f"{name}: an error output after the redraw"
     except BaseException:
         page.screenshot(path=str(shot_dir / f"{stem}_failed.png"))
         print(f"JupyterLab log (tail):\n{lab.log()[-3000:]}")
@@ -107,3 +108,36 @@ def test_notebook_in_jupyterlab(name, lab, browser, shot_dir):
         except Exception:
             pass
         context.close()
+
+
+@pytest.mark.timeout(180)
+def test_harness_sees_errors_and_fallbacks(browser, tmp_path):
+    """The checks above can fail: a cell that raises, a widget's text fallback and a figure that does not change
+    are each seen (a tiny generated notebook; the cells after the failing one do not run)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [
+        new_code_cell("import ipywidgets as w\nfrom IPython.display import display\n"
+                      "s = w.IntSlider(value=3, min=0, max=9)\nout = w.Output()\n"
+                      "with out:\n    display(w.HTML('<img src=\"data:image/png;base64,iVBORw0KGgo=\">'))\n"
+                      "display(w.VBox([s, out]))"),         # the figure never changes when the slider moves
+        new_code_cell("print('IntSlider(value=3)')"),
+        new_code_cell("1 / 0"),
+        new_code_cell("print('not reached')"),
+    ]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"}})
+    nbformat.write(nb, tmp_path / "broken.ipynb")
+    with jl.JupyterLab(["broken.ipynb"], src=tmp_path) as server:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        try:
+            run = jl.run_notebook(page, server, "broken.ipynb", timeout=90)
+            assert run.counts[:3] == [1, 2, 3] and run.counts[3] is None, run.counts
+            assert run.tracebacks and "ZeroDivisionError" in run.tracebacks[0]
+            assert run.fallbacks == ["IntSlider(value="]
+            assert run.widget_views > 0 and run.sliders == 1
+            with pytest.raises(TimeoutError, match="did not change"):
+                jl.check_redraw(page, timeout=3)
+        finally:
+            page.close()
