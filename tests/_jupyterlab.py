@@ -138,7 +138,7 @@ class JupyterLab:
         kdir.mkdir(parents=True)
         (kdir / "kernel.json").write_text(json.dumps({
             "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (ferbench test)", "language": "python",
+            "display_name": "Python 3 (ipykernel)", "language": "python",
             "metadata": {"debugger": False}}))
         # plugins that talk to the internet: off
         (cfg / "labconfig").mkdir()
@@ -160,6 +160,8 @@ class JupyterLab:
         env = dict(os.environ)
         env.update({"JUPYTER_CONFIG_DIR": str(cfg), "JUPYTER_DATA_DIR": str(data),
                     "JUPYTER_RUNTIME_DIR": str(runtime), "IPYTHONDIR": str(ipy),
+                    # first on the search path: jupyter_core would otherwise prefer the venv's own kernelspec
+                    "JUPYTER_PATH": str(data),
                     "JUPYTER_PLATFORM_DIRS": "1",
                     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
                     "PYTHONHASHSEED": "0", "PYVISTA_OFF_SCREEN": "true",
@@ -293,7 +295,7 @@ _JS_INSPECT = """() => {
                               '.widget-error').map(text);
   const sliders = within('.widget-slider').length;
   const figures = within('.jp-OutputArea-output img').length;
-  return {errors, fallbacks, widgetViews, widgetErrors, sliders, figures};
+  return {text: outputsText, errors, fallbacks, widgetViews, widgetErrors, sliders, figures};
 }"""
 
 
@@ -315,6 +317,7 @@ class NotebookRun:
     figures: int = 0
     external_requests: list = field(default_factory=list)
     console_errors: list = field(default_factory=list)
+    text: str = ""            # the text of all outputs, as shown
 
 
 def block_external(page) -> list[str]:
@@ -383,7 +386,7 @@ def run_notebook(page, lab: JupyterLab, name: str, timeout: float = 300.0) -> No
                        fallbacks=info["fallbacks"],
                        widget_errors=info["widgetErrors"], widget_views=info["widgetViews"],
                        sliders=info["sliders"], figures=info["figures"], external_requests=list(blocked),
-                       console_errors=console_errors)
+                       console_errors=console_errors, text=info["text"])
 
 
 # -- redraw ---------------------------------------------------------------------------------------------------------

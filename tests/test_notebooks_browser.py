@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,8 @@ def test_harness_sees_errors_and_fallbacks(browser, tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook
 
     cells = [
-        new_code_cell("import ipywidgets as w\nfrom IPython.display import display\n"
+        new_code_cell("import sys, ipywidgets as w\nfrom IPython.display import display\n"
+                      "print('kernel python:', sys.executable)\n"
                       "s = w.IntSlider(value=3, min=0, max=9)\nout = w.Output()\n"
                       "with out:\n    display(w.HTML('<img src=\"data:image/png;base64,iVBORw0KGgo=\">'))\n"
                       "display(w.VBox([s, out]))"),         # the figure never changes when the slider moves
@@ -134,6 +136,7 @@ def test_harness_sees_errors_and_fallbacks(browser, tmp_path):
         try:
             run = jl.run_notebook(page, server, "broken.ipynb", timeout=90)
             assert run.counts[:3] == [1, 2, 3] and run.counts[3] is None, run.counts
+            assert f"kernel python: {sys.executable}" in run.text      # the kernel is this interpreter
             assert run.tracebacks and "ZeroDivisionError" in run.tracebacks[0]
             assert run.fallbacks == ["IntSlider(value="]
             assert run.widget_views > 0 and run.sliders == 1
