@@ -320,13 +320,22 @@ class NotebookRun:
     text: str = ""            # the text of all outputs, as shown
 
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
 def block_external(page) -> list[str]:
-    """Abort every request to a host other than 127.0.0.1 (the notebooks must work offline); returns their list."""
+    """Abort every request that leaves this machine (the notebooks must work offline); returns their list.
+
+    Local hosts stay allowed: pyvista's trame backend serves its 3D views from another port on localhost.
+    """
+    from urllib.parse import urlsplit
+
     blocked: list[str] = []
 
     def handle(route):
         url = route.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob", "about") or parts.hostname in LOCAL_HOSTS:
             route.continue_()
         else:
             blocked.append(url)
