@@ -2,6 +2,7 @@
 
 * :class:`ConfusionComparisonDisplay` - ferbench's confusion matrix next to the paper's, with the difference.
 * :class:`AccuracyTableDisplay` - per-expression accuracy, paper (with table) vs ferbench (synthetic/real).
+* :class:`ExplanationDisplay` - one explained scan: its inputs, then its heat maps (columns labelled).
 * :class:`ExplanationGridDisplay` - saliency / CAM / attention overlays, one row per class.
 * :class:`EmbeddingDisplay` and :func:`embedding_panels` - t-SNE scatters coloured by expression.
 * ``MapGridDisplay`` and ``TauSweepDisplay`` (attribute-map grid, tau sweep) live in :mod:`ferbench.viz.maps`.
@@ -19,6 +20,7 @@ _EXPORTS = {
     "ConfusionComparisonDisplay": "confusion",
     "AccuracyTableDisplay": "accuracy",
     "ExplanationGridDisplay": "explanations", "EmbeddingDisplay": "explanations",
+    "ExplanationDisplay": "explanations",
     "embedding_panels": "explanations", "heat_overlay": "explanations", "display_images": "explanations",
     "paper_source": "_common", "run_source": "_common", "VizError": "_common", "CLASS_COLORS": "_common",
     "PAPER_NAMES": "_common", "row_normalise": "_common", "load_results": "_common",

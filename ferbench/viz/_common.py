@@ -216,3 +216,28 @@ def as_class_dict(values: Any, classes: Sequence[str] = EXPRESSIONS) -> dict[str
     if arr.size != len(classes):
         raise VizError(f"got {arr.size} per-class values for {len(classes)} classes")
     return dict(zip(classes, arr.tolist()))
+
+
+def wrap_title(text: str, width_in: float, fontsize: float = 9.0) -> str:
+    """``text`` wrapped to lines that fit ``width_in`` inches at ``fontsize`` points (no clipped titles).
+
+    An average glyph of DejaVu Sans is about 0.55 em wide; the margin keeps a line clear of the edges.
+    """
+    import textwrap
+
+    chars = max(12, int(width_in * 72.0 / (0.58 * float(fontsize))) - 2)
+    return "\n".join(textwrap.wrap(str(text), chars, break_long_words=True)) or str(text)
+
+
+def contrast_stretch(m, percentile: float = 99.0) -> np.ndarray:
+    """A non-negative heat map scaled so its ``percentile``-th value (of the non-zero pixels) is 1, clipped.
+
+    Gradient saliency is dominated by a few large pixels: scaled by its maximum it is nearly black.
+    """
+    a = np.nan_to_num(np.asarray(m, dtype=np.float64))
+    a = np.clip(a, 0.0, None)
+    nz = a[a > 0]
+    if nz.size == 0:
+        return a
+    hi = float(np.percentile(nz, percentile))
+    return np.clip(a / hi, 0.0, 1.0) if hi > 0 else a

@@ -174,7 +174,7 @@ class AccuracyTableDisplay:
         import matplotlib.pyplot as plt
 
         if ax is None:
-            fig, ax = plt.subplots(figsize=(7.5, 3.6))
+            fig, ax = plt.subplots(figsize=(7.5, 4.0), layout="constrained")
         fig = ax.figure
         x = np.arange(len(self.labels))
         ours = np.array([self.ours[c] for c in self.labels])
@@ -202,7 +202,12 @@ class AccuracyTableDisplay:
         ax.set_xticks(x, short_labels(self.labels))
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 110)
-        ax.legend(fontsize=7, loc="lower right")
-        ax.set_title("per-expression accuracy: " + " vs ".join(s[1] for s in series), fontsize=9)
+        # the legend goes below the axes, where it hides no bar (inside it covered HA/SA/SU)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1, frameon=False)
+        from ferbench.viz._common import wrap_title
+
+        width = ax.get_position().width * fig.get_figwidth()
+        ax.set_title(wrap_title("per-expression accuracy: " + " vs ".join(s[1] for s in series), width, 9),
+                     fontsize=9)
         self.figure_, self.ax_ = fig, ax
         return self

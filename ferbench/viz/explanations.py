@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import VizError, class_color, run_source
+from ferbench.viz._common import VizError, class_color, contrast_stretch, run_source, wrap_title
 
 
 def _to_float_images(images) -> np.ndarray:
@@ -120,8 +120,8 @@ class ExplanationGridDisplay:
         """``(N, H, W, 3)`` blended images."""
         from ferbench.explain.saliency import saliency_overlay
 
-        if self.kind == "saliency":
-            return np.stack([saliency_overlay(im, m) for im, m in zip(self.images, self.maps)])
+        if self.kind == "saliency":  # percentile contrast: scaled by its maximum a saliency map is nearly black
+            return np.stack([saliency_overlay(im, contrast_stretch(m)) for im, m in zip(self.images, self.maps)])
         return np.stack([heat_overlay(im, m, self.alpha) for im, m in zip(self.images, self.maps)])
 
     def plot(self, fig=None, *, title: str | None = None) -> "ExplanationGridDisplay":
@@ -134,7 +134,7 @@ class ExplanationGridDisplay:
             raise VizError("no sample carries a label within class_names")
         ncol = max(1, min(self.per_class, max(int((self.labels == c).sum()) for c in rows)))
         if fig is None:
-            fig = plt.figure(figsize=(1.7 * ncol + 1.0, 1.7 * len(rows) + 0.6))
+            fig = plt.figure(figsize=(max(1.7 * ncol + 1.0, 4.0), 1.7 * len(rows) + 0.9), layout="constrained")
         axes = fig.subplots(len(rows), ncol, squeeze=False)
         for r, c in enumerate(rows):
             idx = np.flatnonzero(self.labels == c)[:ncol]
@@ -147,8 +147,93 @@ class ExplanationGridDisplay:
                 else:
                     a.axis("off")
             axes[r, 0].set_ylabel(self.class_names[c], fontsize=8)
+        for j in range(ncol):  # columns: examples of the row's expression (rows: the true expression)
+            axes[0, j].set_title(f"example {j + 1}", fontsize=8)
         what = self.method or self.kind
-        fig.suptitle(title or f"{what} - {self.source}", fontsize=9)
+        fig.suptitle(wrap_title(title or f"{what} - {self.source}; rows: true expression", fig.get_figwidth(), 9),
+                     fontsize=9)
+        self.figure_, self.axes_ = fig, axes
+        return self
+
+
+def _as_rgb(img: np.ndarray) -> np.ndarray:
+    """A model input as a displayable (H, W, 3) image in [0, 1] (min-max over the face for one channel)."""
+    a = np.nan_to_num(np.asarray(img, dtype=np.float64))
+    if a.ndim == 3 and a.shape[-1] == 3:
+        lo, hi = float(a.min()), float(a.max())
+        return np.clip(a, 0, 1) if lo >= 0 and hi <= 1 else (a - lo) / (hi - lo or 1.0)
+    lo, hi = float(a.min()), float(a.max())
+    g = (a - lo) / (hi - lo or 1.0)
+    return np.repeat(g[..., None], 3, axis=-1)
+
+
+class ExplanationDisplay:
+    """One explained scan (:class:`ferbench.views.ExplanationView`): the model's inputs, then its heat maps.
+
+    Top row: each input modality as the model sees it, columns labelled with the modality. Bottom row: each
+    heat map (``"gradcam texture"``, ``"saliency"``, ``"attention ..."``) blended over the input of the same
+    modality (else the first input), columns labelled with the map's name. Heat maps are shown with a
+    percentile contrast (:func:`ferbench.viz._common.contrast_stretch`), so weak gradients stay visible.
+    The title is the view's one-line text: scan, fold, true and predicted class, data source.
+    """
+
+    def __init__(self, inputs: Mapping[str, np.ndarray], heatmaps: Mapping[str, np.ndarray], *, title: str = "",
+                 alpha: float = 0.5):
+        if not inputs:
+            raise VizError("no inputs to display")
+        self.inputs = {k: _as_rgb(v) for k, v in inputs.items()}
+        self.heatmaps = {k: np.asarray(v, dtype=np.float64) for k, v in heatmaps.items()}
+        self.title, self.alpha = str(title), float(alpha)
+
+    @classmethod
+    def from_view(cls, view) -> "ExplanationDisplay":
+        """From a :class:`ferbench.views.ExplanationView` (``explanation_view`` / ``explain_scan``)."""
+        disp = cls(view.inputs, view.heatmaps, title=view.text())
+        disp.view = view
+        return disp
+
+    @classmethod
+    def from_run(cls, run, fold: int = 0, scan_index: int = 0, method: str = "gradcam",
+                 **kwargs: Any) -> "ExplanationDisplay":
+        """:func:`ferbench.views.explanation_view` of a run's held-out scan."""
+        from ferbench.views.explanation import explanation_view
+
+        return cls.from_view(explanation_view(run, fold, scan_index, method, **kwargs))
+
+    def base_for(self, heat_name: str) -> str:
+        """The input a heat map is drawn over: the modality named in it, else the first input."""
+        words = heat_name.split()
+        for name in self.inputs:
+            if name in words:
+                return name
+        return next(iter(self.inputs))
+
+    def overlays(self) -> dict[str, np.ndarray]:
+        """Heat-map name -> (H, W, 3) blend over its input."""
+        return {k: heat_overlay(self.inputs[self.base_for(k)], contrast_stretch(m), self.alpha)
+                for k, m in self.heatmaps.items()}
+
+    def plot(self, fig=None) -> "ExplanationDisplay":
+        """Two rows (inputs, heat maps); as many columns as the longer row."""
+        import matplotlib.pyplot as plt
+
+        ov = self.overlays()
+        ncol = max(len(self.inputs), len(ov), 1)
+        nrow = 2 if ov else 1
+        if fig is None:
+            fig = plt.figure(figsize=(max(2.0 * ncol, 4.5), 2.1 * nrow + 0.8), layout="constrained")
+        axes = fig.subplots(nrow, ncol, squeeze=False)
+        for a in axes.ravel():
+            a.set_xticks([])
+            a.set_yticks([])
+            a.axis("off")
+        for j, (name, img) in enumerate(self.inputs.items()):
+            axes[0, j].imshow(img, interpolation="nearest")
+            axes[0, j].set_title(f"input: {name}", fontsize=8)
+        for j, (name, img) in enumerate(ov.items()):
+            axes[1, j].imshow(img, interpolation="nearest")
+            axes[1, j].set_title(wrap_title(name, 1.9, 8), fontsize=8)
+        fig.suptitle(wrap_title(self.title, fig.get_figwidth(), 9), fontsize=9)
         self.figure_, self.axes_ = fig, axes
         return self
 
@@ -229,7 +314,7 @@ class EmbeddingDisplay:
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(4.6, 4.2))
+            _, ax = plt.subplots(figsize=(5.6, 4.2), layout="constrained")
         self.collections_ = []
         for c, name in enumerate(self.class_names):
             sel = self.labels == c
@@ -238,9 +323,11 @@ class EmbeddingDisplay:
                                                     color=class_color(name, c), label=name, alpha=0.85))
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(self.title, fontsize=9)
-        if legend:
-            ax.legend(fontsize=7, markerscale=1.2, loc="best")
+        from ferbench.viz._common import wrap_title
+
+        ax.set_title(wrap_title(self.title, ax.get_position().width * ax.figure.get_figwidth(), 9), fontsize=9)
+        if legend:  # outside the axes, right: inside it hid points
+            ax.legend(fontsize=7, markerscale=1.2, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
         self.figure_, self.ax_ = ax.figure, ax
         return self
 

@@ -76,8 +76,8 @@ class MapGridDisplay:
                 raise ValueError(f"need {n} axes, got {len(axes)}")
             fig = axes[0].figure
         else:
-            if fig is None:
-                fig = plt.figure(figsize=(2.6 * ncols, 2.8 * nrows))
+            if fig is None:  # constrained layout: no clipped title, no empty band under it
+                fig = plt.figure(figsize=(max(2.6 * ncols, 3.2), 2.6 * nrows + 0.5), layout="constrained")
             axes = np.asarray(fig.subplots(nrows, ncols, squeeze=False), dtype=object).ravel()
         for a, name in zip(axes, names):
             if name not in self.maps:  # a map that could not be computed says why
@@ -97,7 +97,10 @@ class MapGridDisplay:
             a.axis("off")
         for a in axes[n:]:
             a.axis("off")
-        fig.suptitle((self.title or "Attribute maps") + _title_suffix(self.synthetic))
+        from ferbench.viz._common import wrap_title
+
+        fig.suptitle(wrap_title((self.title or "Attribute maps") + _title_suffix(self.synthetic),
+                                fig.get_figwidth(), 11), fontsize=11)
         self.figure_, self.axes_ = fig, axes
         return self
 
