@@ -13,6 +13,10 @@ panel                  shows                                               logic
 :class:`PaperTablePanel`  a paper's transcribed table                       :func:`table_text`
 :class:`ResultsPanel`   a training run's confusion matrix and accuracies    :func:`results_view`
                         beside the paper's
+:class:`ExplanationPanel`  a fold, a held-out scan, a method: inputs and    :func:`explanation_panel_view`
+                        heat maps (Grad-CAM per modality, saliency, attention)
+:class:`EmbeddingPanel`  t-SNE of held-out scans; a chosen point shows its   :func:`point_explanation`
+                        maps and explanation
 =====================  ==================================================  ==========================
 
 Numbers computed on synthetic scans are labelled "synthetic sanity check"; paper numbers carry their table.
@@ -23,6 +27,9 @@ Numbers computed on synthetic scans are labelled "synthetic sanity check"; paper
 from __future__ import annotations
 
 from ferbench._ipywidgets._common import SYNTHETIC_NOTE
+from ferbench._ipywidgets.explanation import (EmbeddingPanel, ExplanationPanel, explanation_panel_view,
+                                              fold_options, point_explanation, point_options, point_position,
+                                              scan_options_for_fold)
 from ferbench._ipywidgets.paper_tables import PaperTablePanel, paper_options, table_options, table_text
 from ferbench._ipywidgets.results import (ResultsPanel, ResultsView, comparison_options, default_comparison,
                                           find_results, results_view, summary_text)
@@ -36,4 +43,6 @@ __all__ = [
     "PaperTablePanel", "paper_options", "table_options", "table_text",
     "ResultsPanel", "ResultsView", "results_view", "find_results", "comparison_options", "default_comparison",
     "summary_text",
+    "ExplanationPanel", "explanation_panel_view", "fold_options", "scan_options_for_fold",
+    "EmbeddingPanel", "point_options", "point_position", "point_explanation",
 ]

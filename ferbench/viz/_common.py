@@ -241,3 +241,16 @@ def contrast_stretch(m, percentile: float = 99.0) -> np.ndarray:
         return a
     hi = float(np.percentile(nz, percentile))
     return np.clip(a / hi, 0.0, 1.0) if hi > 0 else a
+
+
+def figure_width_in(fig) -> float:
+    """Width in inches of a Figure or SubFigure."""
+    if hasattr(fig, "get_figwidth"):
+        return float(fig.get_figwidth())
+    return float(fig.bbox.width) / float(fig.figure.dpi)
+
+
+def axes_width_in(ax) -> float:
+    """Width in inches of an Axes (before the layout engine runs: its initial box)."""
+    return float(ax.get_window_extent().width) / float(ax.figure.figure.dpi if hasattr(ax.figure, "figure")
+                                                       and ax.figure.figure is not None else ax.figure.dpi)

@@ -204,10 +204,9 @@ class AccuracyTableDisplay:
         ax.set_ylim(0, 110)
         # the legend goes below the axes, where it hides no bar (inside it covered HA/SA/SU)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1, frameon=False)
-        from ferbench.viz._common import wrap_title
+        from ferbench.viz._common import axes_width_in, wrap_title
 
-        width = ax.get_position().width * fig.get_figwidth()
-        ax.set_title(wrap_title("per-expression accuracy: " + " vs ".join(s[1] for s in series), width, 9),
+        ax.set_title(wrap_title("per-expression accuracy: " + " vs ".join(s[1] for s in series), axes_width_in(ax), 9),
                      fontsize=9)
         self.figure_, self.ax_ = fig, ax
         return self

@@ -6,7 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import VizError, class_color, contrast_stretch, run_source, wrap_title
+from ferbench.viz._common import (VizError, axes_width_in, class_color, contrast_stretch, figure_width_in,
+                                  run_source, wrap_title)
 
 
 def _to_float_images(images) -> np.ndarray:
@@ -150,7 +151,7 @@ class ExplanationGridDisplay:
         for j in range(ncol):  # columns: examples of the row's expression (rows: the true expression)
             axes[0, j].set_title(f"example {j + 1}", fontsize=8)
         what = self.method or self.kind
-        fig.suptitle(wrap_title(title or f"{what} - {self.source}; rows: true expression", fig.get_figwidth(), 9),
+        fig.suptitle(wrap_title(title or f"{what} - {self.source}; rows: true expression", figure_width_in(fig), 9),
                      fontsize=9)
         self.figure_, self.axes_ = fig, axes
         return self
@@ -233,7 +234,7 @@ class ExplanationDisplay:
         for j, (name, img) in enumerate(ov.items()):
             axes[1, j].imshow(img, interpolation="nearest")
             axes[1, j].set_title(wrap_title(name, 1.9, 8), fontsize=8)
-        fig.suptitle(wrap_title(self.title, fig.get_figwidth(), 9), fontsize=9)
+        fig.suptitle(wrap_title(self.title, figure_width_in(fig), 9), fontsize=9)
         self.figure_, self.axes_ = fig, axes
         return self
 
@@ -325,7 +326,7 @@ class EmbeddingDisplay:
         ax.set_yticks([])
         from ferbench.viz._common import wrap_title
 
-        ax.set_title(wrap_title(self.title, ax.get_position().width * ax.figure.get_figwidth(), 9), fontsize=9)
+        ax.set_title(wrap_title(self.title, axes_width_in(ax), 9), fontsize=9)
         if legend:  # outside the axes, right: inside it hid points
             ax.legend(fontsize=7, markerscale=1.2, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
         self.figure_, self.ax_ = ax.figure, ax

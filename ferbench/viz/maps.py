@@ -97,10 +97,10 @@ class MapGridDisplay:
             a.axis("off")
         for a in axes[n:]:
             a.axis("off")
-        from ferbench.viz._common import wrap_title
+        from ferbench.viz._common import figure_width_in, wrap_title
 
         fig.suptitle(wrap_title((self.title or "Attribute maps") + _title_suffix(self.synthetic),
-                                fig.get_figwidth(), 11), fontsize=11)
+                                figure_width_in(fig), 11), fontsize=11)
         self.figure_, self.axes_ = fig, axes
         return self
 

@@ -1,0 +1,277 @@
+"""ExplanationPanel and EmbeddingPanel: what a trained run's model looks at, scan by scan.
+
+* :class:`ExplanationPanel`: pick a fold, one of its held-out scans and a method; draws
+  :func:`ferbench.views.explanation_view` (the model's inputs, then its heat maps per modality and its own
+  attention maps) with :class:`ferbench.viz.ExplanationDisplay`.
+* :class:`EmbeddingPanel`: the held-out scans of a fold as a t-SNE (or PCA) scatter
+  (:func:`ferbench.views.embedding_view`); choosing a point (a slider and a list, linked) rings it in the
+  scatter and shows that scan's maps and explanation beside it. Everything is drawn as PNG, so it works
+  offline in any Jupyter front end (no ipympl, plotly or bqplot).
+
+The logic is in plain functions (:func:`fold_options`, :func:`scan_options_for_fold`,
+:func:`point_options`, :func:`point_position`, :func:`point_explanation`) that tests call without a browser.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ipywidgets as widgets
+
+from ferbench._ipywidgets._common import banner, new_figure, show_figure, show_text
+
+
+def _open(run):
+    from ferbench.eval.results import Run, open_run
+
+    return run if isinstance(run, Run) else open_run(run)
+
+
+def fold_options(run) -> list[tuple[str, int]]:
+    """``(label, 0-based fold)`` for each trained split of the first round (``"fold 1 · 36 held-out scans"``)."""
+    run = _open(run)
+    out = []
+    for f in run.folds(round=0):
+        ckpt = f.checkpoint
+        if ckpt is None or not os.path.isfile(str(ckpt)):
+            continue
+        acc = "" if f.accuracy is None else f" · accuracy {100 * float(f.accuracy):.1f} %"
+        out.append((f"{f.label} · {f.n_test} held-out scans{acc}", int(f.index)))
+    return out
+
+
+def scan_options_for_fold(run, fold: int = 0) -> list[tuple[str, int]]:
+    """``(label, 0-based position)`` for each held-out scan of ``fold`` (file name, subject, expression)."""
+    run = _open(run)
+    return [(f"{h.position + 1}: {h.title} · {h.subject} · {h.class_name}", int(h.position))
+            for h in run.held_out(int(fold))]
+
+
+def explanation_panel_view(run, fold: int = 0, scan_index: int = 0, method: str = "gradcam", *,
+                           device: str | None = "cpu", factory=None):
+    """What :class:`ExplanationPanel` draws: :func:`ferbench.views.explanation_view` of the choice."""
+    from ferbench.views.explanation import explanation_view
+
+    return explanation_view(_open(run), int(fold), int(scan_index), method, device=device, factory=factory)
+
+
+def point_options(view) -> list[tuple[str, int]]:
+    """``(label, point index)`` for each point of an :class:`~ferbench.views.EmbeddingView`."""
+    out = []
+    for i, (path, subj) in enumerate(zip(view.paths, view.subjects)):
+        t, p = view.classes[int(view.y_true[i])], view.classes[int(view.y_pred[i])]
+        mark = "" if t == p else "  ✗"
+        out.append((f"{i + 1}: {os.path.basename(str(path))} · {subj} · true {t} · predicted {p}{mark}", i))
+    return out
+
+
+def point_position(run, view, point: int) -> int:
+    """The 0-based held-out position (``explanation_view``'s ``scan_index``) of embedding point ``point``."""
+    from ferbench.errors import FerbenchError
+
+    run = _open(run)
+    rec = int(view.record_indices[int(point)])
+    for h in run.held_out(int(view.fold)):
+        if int(h.record_index) == rec:
+            return int(h.position)
+    raise FerbenchError(f"{run.path}: record {rec} is not held out in fold {int(view.fold)}")
+
+
+def point_explanation(run, view, point: int, method: str = "gradcam", *, device: str | None = "cpu",
+                      factory=None):
+    """:func:`ferbench.views.explanation_view` of the scan behind embedding point ``point``."""
+    return explanation_panel_view(run, view.fold, point_position(run, view, point), method, device=device,
+                                  factory=factory)
+
+
+def _methods() -> list[str]:
+    from ferbench.views.explanation import EXPLAIN_METHODS
+
+    return list(EXPLAIN_METHODS)
+
+
+class ExplanationPanel:
+    """Pick a fold, a held-out scan and a method; shows the model's inputs and heat maps for that scan.
+
+    Parameters
+    ----------
+    run
+        A results folder or :class:`ferbench.eval.results.Run`.
+    fold, scan_index
+        Initial choice (0-based).
+    method
+        One of :data:`ferbench.views.EXPLAIN_METHODS` (``"gradcam"``, ``"hirescam"``, ``"gradcam++"``,
+        ``"saliency"``).
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+    fold, scan, method : ipywidgets.Dropdown
+    text : ipywidgets.HTML   (the view's one-line text)
+    output : ipywidgets.Output
+    view : ExplanationView or None
+    display_ : ExplanationDisplay or None
+    """
+
+    def __init__(self, run, fold: int = 0, scan_index: int = 0, method: str = "gradcam", *,
+                 device: str | None = "cpu", factory=None):
+        self.run = _open(run)
+        self.device, self.factory = device, factory
+        self.view = self.display_ = None
+        folds = fold_options(self.run)
+        fold_values = [v for _, v in folds]
+        self.fold = widgets.Dropdown(options=folds, value=fold if fold in fold_values else
+                                     (fold_values[0] if folds else None), description="fold",
+                                     layout=widgets.Layout(width="60%"))
+        self.scan = widgets.Dropdown(description="held-out scan", layout=widgets.Layout(width="90%"),
+                                     style={"description_width": "initial"})
+        self.method = widgets.Dropdown(options=_methods(), value=method, description="method")
+        self.source = banner(self.run.synthetic)
+        self.text = widgets.HTML()
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([widgets.HBox([self.fold, self.method]), self.scan, self.source, self.text,
+                                    self.output])
+        self._busy = False
+        self._set_scans(scan_index)
+        self.fold.observe(self._fold_changed, names="value")
+        self.scan.observe(self._changed, names="value")
+        self.method.observe(self._changed, names="value")
+        self.update()
+
+    def _set_scans(self, scan_index: int = 0) -> None:
+        opts = scan_options_for_fold(self.run, self.fold.value) if self.fold.value is not None else []
+        values = [v for _, v in opts]
+        self._busy = True
+        try:
+            self.scan.options = opts
+            self.scan.value = scan_index if scan_index in values else (values[0] if values else None)
+        finally:
+            self._busy = False
+
+    def _fold_changed(self, change) -> None:
+        self._set_scans(0)
+        self.update()
+
+    def _changed(self, change) -> None:
+        if not self._busy:
+            self.update()
+
+    def update(self) -> None:
+        """Redraw for the current fold, scan and method."""
+        if self.fold.value is None or self.scan.value is None:
+            show_text(self.output, f"{self.run.path}: no trained fold to explain")
+            return
+        try:
+            v = explanation_panel_view(self.run, self.fold.value, self.scan.value, self.method.value,
+                                       device=self.device, factory=self.factory)
+        except Exception as exc:  # noqa: BLE001 - the panel says what went wrong instead of dying
+            self.view = None
+            show_text(self.output, f"{type(exc).__name__}: {exc}")
+            return
+        from ferbench.viz.explanations import ExplanationDisplay
+
+        self.view = v
+        self.text.value = v.text()
+        n = max(len(v.inputs), len(v.heatmaps), 1)
+        self.display_ = ExplanationDisplay.from_view(v).plot(fig=new_figure(max(2.0 * n, 4.5), 5.0))
+        show_figure(self.output, self.display_.figure_)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class EmbeddingPanel:
+    """Held-out scans of a fold as a 2-D scatter; choose a point to see that scan's maps and explanation.
+
+    The chosen point is ringed in black in the scatter; beside it, :class:`ferbench.viz.ExplanationDisplay`
+    of that scan (the model's input maps, then its heat maps). A slider steps through the points; the list
+    names each one (file, subject, true and predicted class, ✗ when wrong). Both move together.
+
+    Parameters
+    ----------
+    run
+        A results folder or :class:`ferbench.eval.results.Run`.
+    fold
+        0-based split.
+    method
+        ``"tsne"`` or ``"pca"`` (:func:`ferbench.views.embedding_view`).
+    explain
+        The heat-map method of the explanation beside the scatter.
+    max_scans, seed
+        Passed to :func:`ferbench.views.embedding_view`.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+    point : ipywidgets.Dropdown
+    slider : ipywidgets.SelectionSlider
+    view : EmbeddingView
+    explanation : ExplanationView or None
+    """
+
+    def __init__(self, run, fold: int = 0, method: str = "tsne", *, explain: str = "gradcam",
+                 max_scans: int | None = None, seed: int = 0, device: str | None = "cpu", factory=None,
+                 point: int = 0):
+        from ferbench.views.embedding import embedding_view
+
+        self.run = _open(run)
+        self.explain, self.device, self.factory = explain, device, factory
+        self.view = embedding_view(self.run, int(fold), method, max_scans=max_scans, seed=seed, device=device,
+                                   factory=factory)
+        self.explanation = None
+        opts = point_options(self.view)
+        start = point if 0 <= point < len(opts) else 0
+        self.point = widgets.Dropdown(options=opts, value=start, description="scan",
+                                      layout=widgets.Layout(width="90%"))
+        self.slider = widgets.SelectionSlider(options=[(str(i + 1), i) for i in range(len(opts))], value=start,
+                                              description="point", continuous_update=False,
+                                              layout=widgets.Layout(width="60%"))
+        widgets.link((self.point, "value"), (self.slider, "value"))
+        self.source = banner(self.view.synthetic)
+        self.text = widgets.HTML()
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([self.slider, self.point, self.source, self.text, self.output])
+        self.point.observe(lambda change: self.update(), names="value")
+        self.update()
+
+    def figure(self, point: int):
+        """The scatter with ``point`` ringed, beside that scan's explanation (a matplotlib Figure)."""
+        import numpy as np
+
+        from ferbench.viz.explanations import EmbeddingDisplay, ExplanationDisplay
+
+        ex = self.explanation
+        n = max(len(ex.inputs), len(ex.heatmaps), 1) if ex is not None else 1
+        fig = new_figure(5.8 + 1.9 * n, 5.0)
+        left, right = fig.subfigures(1, 2, width_ratios=[5.8, 1.9 * n])
+        ax = left.subplots()
+        EmbeddingDisplay.from_view(self.view).plot(ax=ax)
+        p = np.asarray(self.view.points)[int(point)]
+        ax.scatter([p[0]], [p[1]], s=160, facecolors="none", edgecolors="black", linewidths=2.0, zorder=5)
+        ax.annotate(str(int(point) + 1), p, xytext=(6, 6), textcoords="offset points", fontsize=8)
+        if ex is not None:
+            ExplanationDisplay.from_view(ex).plot(fig=right)
+        return fig
+
+    def update(self) -> None:
+        """Explain the chosen point's scan and redraw."""
+        i = int(self.point.value)
+        try:
+            self.explanation = point_explanation(self.run, self.view, i, self.explain, device=self.device,
+                                                 factory=self.factory)
+            self.text.value = self.explanation.text()
+        except Exception as exc:  # noqa: BLE001
+            self.explanation = None
+            self.text.value = f"{type(exc).__name__}: {exc}"
+        show_figure(self.output, self.figure(i))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+__all__: list[Any] = ["ExplanationPanel", "EmbeddingPanel", "fold_options", "scan_options_for_fold",
+                      "explanation_panel_view", "point_options", "point_position", "point_explanation"]
