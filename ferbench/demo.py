@@ -348,6 +348,10 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
         stage(f"{p}: explanations (saliency, CAM, t-SNE, attention)")
         report.add_heading(f"{p}: what the model looks at")
         _section(report, f"{p} explanations", _explain_section, report, plan, Path(results), synthetic, dev, seed)
+        from ferbench.report.cam3d import add_cam_on_face
+
+        _section(report, f"{p} explanation on the face", add_cam_on_face, report, Path(results),
+                 method="gradcam", device=str(dev), sources=["synthetic" if synthetic else "real"])
 
     stage("writing the report")
     path = report.write(out / "report.html")
