@@ -66,7 +66,8 @@ WORK.mkdir(parents=True, exist_ok=True)'''
 DATA = '''from ferbench.io import index_dataset
 from ferbench.synth import generate_dataset
 
-N_SUBJECTS = QUICK_SUBJECTS if QUICK else FULL_SUBJECTS
+# more subjects on a GPU, where training them is cheap (generating them stays on the CPU: ~1-3 s each)
+N_SUBJECTS = QUICK_SUBJECTS if QUICK else GPU_SUBJECTS if DEVICE.startswith("cuda") else FULL_SUBJECTS
 DATA = Path("ferbench_output") / "notebooks" / f"data_{N_SUBJECTS}subjects"
 if not (DATA / "manifest.csv").is_file():
     t0 = time.perf_counter()
@@ -105,6 +106,8 @@ from ferbench.eval.commands import train
 SETTINGS = FULL_SETTINGS
 if QUICK:
     SETTINGS.update(QUICK_SETTINGS)
+elif DEVICE.startswith("cuda"):       # a GPU: the longer training of `ferbench demo --paper PAPER`
+    SETTINGS.update(GPU_SETTINGS)
 print("settings:", SETTINGS)
 t0 = time.perf_counter()
 # a re-run with the same settings resumes the finished run (the checkpoint is reused)
@@ -174,12 +177,14 @@ def code(text: str):
     return new_code_cell(text)
 
 
-def data_cells(subjects: int, quick_subjects: int) -> list:
-    text = (f"## A small synthetic dataset\n\n{subjects} synthetic subjects ({quick_subjects} in quick mode) in "
+def data_cells(subjects: int, quick_subjects: int, gpu_subjects: int) -> list:
+    text = (f"## A small synthetic dataset\n\n{subjects} synthetic subjects ({quick_subjects} in quick mode, "
+            f"{gpu_subjects} on a GPU) in "
             "the BU-3DFE layout: 25 textured scans each (six expressions at four intensities, plus neutral) and a "
             "frontal 2D image per scan. They are generated once (a few seconds per subject) into "
             "`ferbench_output/notebooks/data_<n>subjects/`, shared by the notebooks and reused on the next run.")
-    return [md(text), code(_sub(DATA, QUICK_SUBJECTS=str(quick_subjects), FULL_SUBJECTS=str(subjects)))]
+    return [md(text), code(_sub(DATA, QUICK_SUBJECTS=str(quick_subjects), FULL_SUBJECTS=str(subjects),
+                                GPU_SUBJECTS=str(gpu_subjects)))]
 
 
 def scan3d_cells() -> list:
@@ -223,14 +228,16 @@ def tables_cell(paper: str, ids: list[str]) -> str:
                       '    print()'])
 
 
-def train_cells(model: str, protocol: str, full: dict, quick: dict, why: str) -> list:
+def train_cells(model: str, protocol: str, full: dict, quick: dict, why: str, gpu: dict | None = None,
+                paper: str = "") -> list:
     text = ("## Training on synthetic subjects\n\n"
             f"`ferbench.eval.commands.train` trains `{model}` under the subject-independent protocol `{protocol}` "
             "(4 subject folds; only the first split is trained, to keep the notebook short) and scores the "
             "held-out subjects: pooled accuracy, its Wilson 95 % interval and the one-sided binomial p-value "
             f"against chance (`Run.summary()`). {why} The run is a results folder (results.json, predictions, a "
             "checkpoint) that every panel below reads.")
-    return [md(text), code(_sub(TRAIN, FULL_SETTINGS=repr(full), QUICK_SETTINGS=repr(quick), MODEL=model,
+    return [md(text), code(_sub(TRAIN, FULL_SETTINGS=repr(full), QUICK_SETTINGS=repr(quick),
+                                GPU_SETTINGS=repr(gpu or {}), PAPER=paper or model, MODEL=model,
                                 PROTOCOL=protocol))]
 
 
@@ -269,10 +276,10 @@ def embedding_cells(text: str) -> list:
     return [md(text), code(EMBED)]
 
 
-def notebook(title_md: str, slug: str, body: list, subjects: int = 8, quick_subjects: int = 4
-             ) -> nbformat.NotebookNode:
+def notebook(title_md: str, slug: str, body: list, subjects: int = 8, quick_subjects: int = 4,
+             gpu_subjects: int = 24) -> nbformat.NotebookNode:
     cells = ([md(title_md + "\n\n" + HONESTY), code(SETUP.replace("SLUG", slug))]
-             + data_cells(subjects, quick_subjects) + body + [md("---"), code(TIMING)])
+             + data_cells(subjects, quick_subjects, gpu_subjects) + body + [md("---"), code(TIMING)])
     for i, c in enumerate(cells):
         c["id"] = f"{slug.replace('_', '-')}-{i:02d}"
     nb = new_notebook(cells=cells)
@@ -387,10 +394,11 @@ display(widgets.VBox([size_slider, size_text]))
 print(size_text.value.replace("<pre>", "").replace("</pre>", ""))
 print(papers.table("dfcnn", "XI"))'''),
         *train_cells("dfcnn", "bu3dfe_setting1_720",
-                     {"epochs": 15, "size": 64, "lr": 1e-3, "optimizer": "adam", "batch_size": 16,
+                     {"epochs": 20, "size": 64, "lr": 1e-3, "optimizer": "adam", "batch_size": 16,
                       "recalibrate_bn": True, "model_options": {"trunk_norm": "batch"}},
                      {"epochs": 2},
-                     "From random initialisation the paper's LRN trunk stays at chance on a few hundred synthetic "
+                     gpu={"epochs": 30, "size": 80},
+                     paper="dfcnn", why="From random initialisation the paper's LRN trunk stays at chance on a few hundred synthetic "
                      "scans, so this run uses the BatchNorm trunk (same convolutions, `trunk_norm=\"batch\"`) with "
                      "Adam, like `ferbench demo --paper dfcnn`, at a 64-pixel input."),
         *results_cells("The paper's matrix is DF-CNN_svm's on BU-3DFE Subset I (Table IV), real scans."),
@@ -419,7 +427,7 @@ plt.show()'''),
         *explanation_cells("DF-CNN has six inputs, so six Grad-CAM maps: which map does each expression use?"),
         *cam3d_cells(),
     ]
-    return notebook(title, "01_dfcnn", body, subjects=8, quick_subjects=4)
+    return notebook(title, "01_dfcnn", body, subjects=12, quick_subjects=4)
 
 
 # --------------------------------------------------------------------------------------------- 02 GEMax + FA
@@ -471,7 +479,7 @@ print(papers.table("gemax_fa", "5"))'''),
         code(model_cell("gemax_fa", forward_size=128, note="smaller input (a multiple of 32), same architecture")),
         *train_cells("gemax_fa_stable", "bu3dfe_jiao2020",
                      {"epochs": 12, "size": 64, "model_options": {"width_mult": 0.25}}, {"epochs": 2},
-                     "The model is `gemax_fa_stable` (the FA network with numerically stable attention) at a "
+                     gpu={"epochs": 12}, paper="gemax_fa", why="The model is `gemax_fa_stable` (the FA network with numerically stable attention) at a "
                      "quarter of the paper's channel width and a 64-pixel input, like `ferbench demo --paper "
                      "gemax_fa`."),
         *results_cells("GEMax-FA prints no confusion matrix: its overall BU-3DFE accuracy (Table 1) is drawn "
@@ -505,7 +513,7 @@ Spec: `shared/specs/attention_transformer.md`; paper: `shared/papers/cnn_attenti
         *train_cells("attention_transformer", "bu3dfe_setting1_720",
                      {"epochs": 15, "size": 64, "lr": 1e-3, "batch_size": 16,
                       "model_options": {"fusion": "sum_attended", "fusion_lr_scale": 0.3}}, {"epochs": 2},
-                     "With random backbones the paper's fusion (depth reaches the classifier only through the "
+                     gpu={"epochs": 20}, paper="attention_transformer", why="With random backbones the paper's fusion (depth reaches the classifier only through the "
                      "mask) stays at chance; this run uses the authors' code's fusion (`fusion=\"sum_attended\"`) "
                      "and the learning rates of `ferbench demo --paper attention_transformer`."),
         *results_cells("The paper's matrix is Fig. 12a (BU-3DFE, real scans)."),
@@ -597,7 +605,7 @@ for sp in (1.0, 0.2):
     print(f"soft label, spacing {sp}:", np.round(gaussian_soft_labels(torch.tensor([2]), 6, label_spacing=sp).numpy()[0], 4))'''),
         *train_cells("cmcnn", "bu3dfe_setting1_720",
                      {"epochs": 20, "size": 64, "lr": 3e-4, "optimizer": "adam", "batch_size": 8}, {"epochs": 2},
-                     "The paper's protocol P1 uses only the highest intensity (6 scans per subject); with few "
+                     gpu={"epochs": 30}, paper="cmcnn", why="The paper's protocol P1 uses only the highest intensity (6 scans per subject); with few "
                      "synthetic subjects this run uses levels 3 and 4 (`bu3dfe_setting1_720`), a 64-pixel input "
                      "and Adam 3e-4 (the paper's SGD diverges at small batches), like `ferbench demo --paper cmcnn`."),
         *results_cells("CM-CNN's BU-3DFE matrix (Fig. 6b) has no recoverable cells, so it is drawn empty; its "
