@@ -373,8 +373,8 @@ from ferbench.models import create_model
 
 
 def trunk_sizes(size):
-    shared = sum(p.numel() for p in create_model("dfcnn", input_size=size, shared=True).parameters())
-    unshared = sum(p.numel() for p in create_model("dfcnn", input_size=size, shared=False).parameters())
+    shared = sum(p.numel() for p in create_model("dfcnn", input_size=size).parameters())
+    unshared = sum(p.numel() for p in create_model("dfcnn_unshared", input_size=size).parameters())
     return shared, unshared
 
 
