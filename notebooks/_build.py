@@ -276,7 +276,7 @@ def embedding_cells(text: str) -> list:
     return [md(text), code(EMBED)]
 
 
-def notebook(title_md: str, slug: str, body: list, subjects: int = 8, quick_subjects: int = 4,
+def notebook(title_md: str, slug: str, body: list, subjects: int = 8, quick_subjects: int = 8,
              gpu_subjects: int = 24) -> nbformat.NotebookNode:
     cells = ([md(title_md + "\n\n" + HONESTY), code(SETUP.replace("SLUG", slug))]
              + data_cells(subjects, quick_subjects, gpu_subjects) + body + [md("---"), code(TIMING)])
@@ -427,7 +427,7 @@ plt.show()'''),
         *explanation_cells("DF-CNN has six inputs, so six Grad-CAM maps: which map does each expression use?"),
         *cam3d_cells(),
     ]
-    return notebook(title, "01_dfcnn", body, subjects=12, quick_subjects=4)
+    return notebook(title, "01_dfcnn", body, subjects=12, quick_subjects=8)
 
 
 # --------------------------------------------------------------------------------------------- 02 GEMax + FA
@@ -488,7 +488,7 @@ print(papers.table("gemax_fa", "5"))'''),
                            "discriminative parts it crops for its multi-scale branch."),
         *cam3d_cells(),
     ]
-    return notebook(title, "02_gemax_fa", body, subjects=12, quick_subjects=4)
+    return notebook(title, "02_gemax_fa", body, subjects=12, quick_subjects=8)
 
 
 # --------------------------------------------------------------------------------------------- 03 attention transformer
@@ -537,7 +537,7 @@ print("attention maps:", {k: tuple(np.asarray(v).shape) for k, v in att.items()}
         *explanation_cells(),
         *cam3d_cells(),
     ]
-    return notebook(title, "03_attention_transformer", body, subjects=8, quick_subjects=4)
+    return notebook(title, "03_attention_transformer", body, subjects=8, quick_subjects=8)
 
 
 # --------------------------------------------------------------------------------------------- 04 CM-CNN
@@ -614,7 +614,7 @@ for sp in (1.0, 0.2):
                            "attending to Y, how much attention each position of Y receives on average."),
         *cam3d_cells(),
     ]
-    return notebook(title, "04_cmcnn", body, subjects=12, quick_subjects=4)
+    return notebook(title, "04_cmcnn", body, subjects=12, quick_subjects=8)
 
 
 # --------------------------------------------------------------------------------------------- 05 MFF-CNN
@@ -718,7 +718,7 @@ table_panel = PaperTablePanel("mffcnn", "2")
 display(table_panel.widget)
 print(papers.table("mffcnn", "2"))'''),
     ]
-    return notebook(title, "05_mffcnn", body, subjects=8, quick_subjects=4)
+    return notebook(title, "05_mffcnn", body, subjects=8, quick_subjects=8)
 
 
 NOTEBOOKS = {

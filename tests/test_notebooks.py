@@ -114,7 +114,7 @@ def test_notebook_executes(name, workdir, monkeypatch):
     assert "synthetic = True" in text
     assert "Synthetic sanity check" in nb.cells[0].source
     # the notebook wrote into the working directory, not into the repository
-    assert (workdir / "ferbench_output" / "notebooks" / "data_4subjects" / "manifest.csv").is_file()
+    assert (workdir / "ferbench_output" / "notebooks" / "data_8subjects" / "manifest.csv").is_file()
     assert (workdir / "ferbench_output" / "notebooks" / name[:-6] / "results_quick").is_dir()
     # a trained run with its evidence against chance, shown by the results panel
     assert "ferbench, synthetic data: pooled accuracy" in text
