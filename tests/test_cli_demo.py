@@ -66,8 +66,9 @@ def test_demo_quick_writes_a_report_with_every_view(tmp_path):
     report = run_demo(out_dir=tmp_path / "demo", quick=True, n_subjects=4, progress=False)
     html = report.read_text()
     assert report.name == "report.html"
-    # maps, tau-sweep, confusion, accuracy, saliency, CAM, t-SNE
-    assert html.count("<img") >= 7
+    # maps, tau-sweep, confusion, accuracy, saliency, CAM, t-SNE, Grad-CAM on the 3D face
+    assert html.count("<img") >= 8
+    assert "painted onto the scan&#x27;s 3D surface" in html or "painted onto the scan's 3D surface" in html
     assert "could not be produced" not in html
     assert "SYNTHETIC" in html and "Table IV" in html
     assert "real data" not in html
