@@ -227,7 +227,8 @@ def _run_fold_locked(job: dict[str, Any]) -> dict[str, Any]:
                      "round": job["round"], "fold": job["fold"]}, desc=f"train {name}", guard=guard)
     res = {"round": job["round"], "fold": job["fold"], "complete": info["complete"], "train": tr, "test": te,
            "losses": info["losses"], "epochs_done": info["epochs_done"], "train_seconds": info["seconds"],
-           "train_images": info["images"], "init_note": getattr(model, "init_note", "")}
+           "train_images": info["images"], "init_note": getattr(model, "init_note", ""),
+           "resumed_from": info["resumed_from"]}
     if not info["complete"]:
         return res
     pr = predict(model, test_set, batch_size=max(1, cfg.batch_size), device=job.get("device"),
