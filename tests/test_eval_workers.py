@@ -31,11 +31,21 @@ REPO = Path(__file__).resolve().parents[1]
 PROTOCOL = "bu3dfe_setting1_720"
 
 
-@pytest.fixture()
-def data(tmp_path):
-    idx = fake_index(8, root=str(tmp_path / "data"))
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    idx = fake_index(8, root=str(tmp_path_factory.mktemp("workers") / "data"))
     write_fake_files(idx)
     return idx
+
+
+_REFS: dict = {}
+
+
+def _ref(idx, epochs):
+    """The single-process run (computed once per module and epoch count)."""
+    if (idx.root, epochs) not in _REFS:
+        _REFS[idx.root, epochs] = _train(idx, Path(idx.root).parent / f"ref{epochs}", epochs=epochs, workers=1)
+    return _REFS[idx.root, epochs]
 
 
 def _train(idx, out, epochs=3, **kw):
@@ -187,7 +197,7 @@ def _kill_one_worker_mid_fold(out: Path, exclude=(), pick=None) -> dict:
 @pytest.mark.slow
 def test_local_worker_killed_mid_split_run_completes_with_equal_results(data, tmp_path):
     pytest.importorskip("psutil")
-    ref = _train(data, tmp_path / "ref", epochs=8, workers=1)
+    ref = _ref(data, 8)
     before = {c.pid for c in _spawned_children()}
     folder = tmp_path / "pool" / ref.name
     state = _kill_one_worker_mid_fold(folder, exclude=before)
@@ -211,7 +221,7 @@ def cluster():
 def test_workers_and_scheduler_reach_the_same_code_path_and_equal_the_single_process_run(data, tmp_path,
                                                                                         cluster, monkeypatch):
     lc, client = cluster
-    ref = _train(data, tmp_path / "ref", workers=1)
+    ref = _ref(data, 3)
     calls = []
     real = runner._run_folds
 
@@ -232,7 +242,7 @@ def test_workers_and_scheduler_reach_the_same_code_path_and_equal_the_single_pro
 @pytest.mark.slow
 def test_dask_worker_killed_mid_split_run_completes_with_equal_results(data, tmp_path, cluster):
     lc, client = cluster
-    ref = _train(data, tmp_path / "ref", epochs=8, workers=1)
+    ref = _ref(data, 8)
     folder = tmp_path / "dask" / ref.name
     state = _kill_one_worker_mid_fold(folder, pick=lambda: list(client.run(os.getpid).values()))
     out = _train(data, tmp_path / "dask", epochs=8, dask_scheduler=lc.scheduler_address)
@@ -283,7 +293,7 @@ def test_kill_9_of_ferbench_train_ends_its_workers_and_the_run_resumes(data, tmp
     driver = tmp_path / "drive.py"
     driver.write_text(DRIVER)
     args = ["train", "tiny", "--protocol", PROTOCOL, "--data", data.root, "--out", str(tmp_path / "runs"),
-            "--folds", "4", "--epochs", "12", "--batch-size", "8", "--lr", "0.003", "--size", "16", "--seed", "3",
+            "--folds", "4", "--epochs", "8", "--batch-size", "8", "--lr", "0.003", "--size", "16", "--seed", "3",
             "--workers", "2", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     folder = tmp_path / "runs" / f"tiny_model__{PROTOCOL}__seed3"
@@ -308,5 +318,4 @@ def test_kill_9_of_ferbench_train_ends_its_workers_and_the_run_resumes(data, tmp
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert done_before < 4 and any((f["resumed_from"] or 0) >= 1 for f in _folds(folder))
-    ref = _train(data, tmp_path / "ref", epochs=12, workers=1)
-    assert _predictions(folder) == _predictions(ref)
+    assert _predictions(folder) == _predictions(_ref(data, 8))
