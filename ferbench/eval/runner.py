@@ -459,7 +459,8 @@ class _LocalPool:
                 self.restart(retries, "maps")
 
     def shutdown(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        # every result is in: don't wait seconds for the workers' interpreters to wind down
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_folds(jobs: list[dict[str, Any]], ex: Any, pool: _LocalPool | None, done: Callable, bar,
