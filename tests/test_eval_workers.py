@@ -163,6 +163,19 @@ def test_an_unreachable_scheduler_is_one_line(data, tmp_path, capsys):
             pass
 
 
+def test_one_gpu_per_worker(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setitem(runner._WORKER, "rank", 5)
+    assert runner._fold_device(None) == "cuda:1"        # rank % n_gpus
+    assert runner._fold_device("cpu") == "cpu"          # asked for
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2")    # one GPU given to this worker
+    assert runner._fold_device(None) == "cuda:0"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runner._fold_device(None) is None
+
+
 # --------------------------------------------------------------------------- local worker processes
 def _spawned_children(exclude=()):
     import psutil

@@ -160,6 +160,10 @@ def check_owner(lock_path: str | os.PathLike, token: str) -> None:
     path = Path(lock_path)
     info = _read(path)
     if info.get("token") != token:
+        if not path.exists():
+            raise RunLockError(f"results folder {path.parent} is owned by no run (no {LOCK_NAME}): its run has "
+                               f"ended, or the folder is not on a file system shared with this worker; "
+                               f"this worker stops without writing")
         who = f"pid {info['pid']}" if info.get("pid") else "no run"
         raise RunLockError(f"results folder {path.parent} is now owned by {who}; this worker's run has ended, "
                            f"so it stops without writing")
