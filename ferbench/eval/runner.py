@@ -415,6 +415,11 @@ def _run_protocol_locked(model, ps, out: Path, config, lock, *, model_options, s
                 _run_folds(jobs, ex, pool, done, bar, retries)
         finally:
             bar.close()
+    except BaseException:  # an error or Ctrl-C: the workers' splits are abandoned, end them now
+        if pool is not None:
+            pool.shutdown(kill=True)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown()
@@ -458,9 +463,14 @@ class _LocalPool:
             except BrokenProcessPool:
                 self.restart(retries, "maps")
 
-    def shutdown(self) -> None:
-        # every result is in: don't wait seconds for the workers' interpreters to wind down
+    def shutdown(self, kill: bool = False) -> None:
+        """Let the workers go (every result is in: no waiting for their interpreters to wind down), or
+        with ``kill`` end them at once (the run failed; their splits would only be thrown away)."""
+        procs = list((getattr(self.executor, "_processes", None) or {}).values())
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if kill:
+            for p in procs:
+                p.kill()
 
 
 def _run_folds(jobs: list[dict[str, Any]], ex: Any, pool: _LocalPool | None, done: Callable, bar,
