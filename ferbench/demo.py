@@ -261,7 +261,8 @@ def _results_section(report, plan: DemoPlan, results: Path, synthetic: bool) -> 
 
 def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn",
              data_dir: str | os.PathLike | None = None, n_subjects: int | None = None, epochs: int | None = None,
-             seed: int = 0, device: str | None = None, quick: bool = False, progress: bool = True) -> Path:
+             seed: int = 0, device: str | None = None, quick: bool = False, progress: bool = True,
+             workers: int | None = None, dask_scheduler: str | None = None) -> Path:
     """Run the demo and write ``<out_dir>/report.html``.
 
     Parameters
@@ -284,6 +285,9 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
         Smallest run that exercises every stage (tiny inputs, 2 folds, 1 epoch).
     progress
         Print stage lines and progress bars.
+    workers, dask_scheduler
+        Where the splits train: local worker processes, or a Dask scheduler's workers
+        (see :func:`ferbench.eval.commands.train`).
 
     Returns
     -------
@@ -340,8 +344,9 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
         results = _section(report, f"{p} training", train, plan.model, plan.protocol, root, out / "results",
                            epochs=ep, lr=plan.lr, optimizer=plan.optimizer, batch_size=plan.batch_size,
                            folds=2 if quick else plan.folds, max_splits=plan.max_splits, seed=seed, size=size,
-                           recalibrate_bn=plan.recalibrate_bn, device=str(dev), progress=progress,
-                           max_subjects=n_subjects, model_options=dict(plan.options) or None)
+                           recalibrate_bn=plan.recalibrate_bn, device=device, progress=progress,
+                           max_subjects=n_subjects, model_options=dict(plan.options) or None,
+                           workers=workers, dask_scheduler=dask_scheduler)
         if results is None:
             continue
         _section(report, f"{p} results", _results_section, report, plan, Path(results), synthetic)

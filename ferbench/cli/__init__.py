@@ -24,7 +24,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 
     report = run_demo(out_dir=a.out, paper=a.paper, data_dir=a.data, n_subjects=a.subjects,
                       epochs=a.epochs, seed=a.seed, device=a.device, quick=a.quick,
-                      progress=not a.no_progress)
+                      progress=not a.no_progress, workers=a.workers, dask_scheduler=a.dask_scheduler)
     print(f"ferbench demo: report written to {report}")
     return 0
 
@@ -87,7 +87,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     out = train(a.model, a.protocol, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                 folds=a.folds, rounds=a.rounds, seed=a.seed, size=a.size, device=a.device,
-                progress=not a.no_progress, max_subjects=a.max_subjects)
+                progress=not a.no_progress, max_subjects=a.max_subjects, workers=a.workers,
+                dask_scheduler=a.dask_scheduler)
     from ferbench.eval.results import Run
 
     try:
@@ -167,6 +168,16 @@ def in_path(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- parser
+def _add_worker_args(sp: argparse.ArgumentParser) -> None:
+    """--workers / --scheduler: where the splits train (each split is one task)."""
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int_in(1, 1024), default=None,
+                   help="local worker processes, one split each at a time (default: CPU count; 1 = this process)")
+    g.add_argument("--scheduler", dest="dask_scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786); data and --out must be on a file system "
+                        "every worker mounts")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="ferbench",
@@ -194,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", type=device, default=None,
                     help="torch device (default: cuda if available, else cpu)")
     sp.add_argument("--quick", action="store_true", help="smallest possible run (for smoke tests)")
+    _add_worker_args(sp)
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("synth", _cmd_synth, "generate a synthetic textured-scan dataset in BU-3DFE and Bosphorus layouts")
@@ -244,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-subjects", type=int_in(2), default=None)
     sp.add_argument("--seed", type=SEED, default=0)
     sp.add_argument("--device", type=device, default=None)
+    _add_worker_args(sp)
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("evaluate", _cmd_evaluate, "evaluate a trained results folder or checkpoint on a dataset")

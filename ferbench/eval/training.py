@@ -19,7 +19,7 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -360,7 +360,7 @@ def _restore_rng(ck: dict[str, Any], gen) -> None:
 # --------------------------------------------------------------------------- fit / predict
 def fit(model, data, cfg: TrainConfig, *, checkpoint: str | os.PathLike | None = None, device=None,
         progress: bool = True, stop_after_epoch: int | None = None, meta: dict[str, Any] | None = None,
-        desc: str = "train") -> dict[str, Any]:
+        desc: str = "train", guard: Callable[[], None] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``data`` for ``cfg.epochs`` epochs, resuming from ``checkpoint`` if it exists.
 
     Parameters
@@ -382,6 +382,9 @@ def fit(model, data, cfg: TrainConfig, *, checkpoint: str | os.PathLike | None =
         Return after this many completed epochs (simulates an interruption; for tests).
     meta
         Extra JSON-serialisable information stored in the checkpoint (model name, fold...).
+    guard
+        Called before every checkpoint write; raises to stop without writing (a worker whose run
+        no longer owns the results folder, see :func:`ferbench.eval.runlock.check_owner`).
 
     Returns
     -------
@@ -452,6 +455,8 @@ def fit(model, data, cfg: TrainConfig, *, checkpoint: str | os.PathLike | None =
             if cfg.recalibrate_bn and epoch + 1 == cfg.epochs:
                 recalibrate_batchnorm(model, data, max(2, cfg.batch_size), dev)
             if checkpoint is not None:
+                if guard is not None:
+                    guard()
                 state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "extra_optimizers": [o.state_dict() for o in extra], "epoch": epoch + 1,
                          "epochs": int(cfg.epochs), "losses": torch.tensor(losses, dtype=torch.float64),
