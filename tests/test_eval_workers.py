@@ -133,7 +133,7 @@ def test_a_worker_of_an_ended_run_stops_before_writing_a_checkpoint(data, tmp_pa
 
 
 # --------------------------------------------------------------------------- command line
-def test_cli_passes_workers_and_scheduler_to_train_and_demo(monkeypatch, capsys):
+def test_cli_passes_workers_and_scheduler_to_train_and_demo(monkeypatch, capsys, tmp_path):
     import ferbench.demo
     import ferbench.eval.commands
     from ferbench.cli import main
@@ -141,7 +141,7 @@ def test_cli_passes_workers_and_scheduler_to_train_and_demo(monkeypatch, capsys)
     seen = []
     monkeypatch.setattr(ferbench.eval.commands, "train", lambda *a, **kw: seen.append(kw) or Path("/nonexistent"))
     monkeypatch.setattr(ferbench.demo, "run_demo", lambda **kw: seen.append(kw) or Path("/nonexistent/r.html"))
-    base = ["train", "tiny", "--protocol", PROTOCOL, "--data", "/d", "--no-progress"]
+    base = ["train", "cmcnn", "--protocol", PROTOCOL, "--data", str(tmp_path), "--no-progress"]
     assert main(base + ["--workers", "2"]) == 0
     assert main(base + ["--scheduler", "tcp://10.0.0.1:8786"]) == 0
     assert main(["demo", "--quick", "--workers", "3"]) == 0
@@ -305,7 +305,7 @@ def test_kill_9_of_ferbench_train_ends_its_workers_and_the_run_resumes(data, tmp
     psutil = pytest.importorskip("psutil")
     driver = tmp_path / "drive.py"
     driver.write_text(DRIVER)
-    args = ["train", "tiny", "--protocol", PROTOCOL, "--data", data.root, "--out", str(tmp_path / "runs"),
+    args = ["train", "cmcnn", "--protocol", PROTOCOL, "--data", data.root, "--out", str(tmp_path / "runs"),
             "--folds", "4", "--epochs", "8", "--batch-size", "8", "--lr", "0.003", "--size", "16", "--seed", "3",
             "--workers", "2", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
