@@ -31,7 +31,8 @@ def _cmd_synth(a: argparse.Namespace) -> int:
     from ferbench.synth import generate_dataset
 
     manifest = generate_dataset(a.out, n_subjects=a.subjects, seed=a.seed, layouts=tuple(a.layouts),
-                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress)
+                                model_dir=a.model_dir, face_model=a.face_model, workers=a.workers,
+                                progress=not a.no_progress)
     print(f"ferbench synth: synthetic dataset written to {Path(a.out).resolve()}")
     print(f"  {manifest}")
     return 0
@@ -148,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--subjects", type=int, default=100)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--layouts", nargs="+", default=["bu3dfe", "bosphorus"], choices=["bu3dfe", "bosphorus"])
-    sp.add_argument("--model-dir", default=None, help="Surrey Face Model folder (default: shared/models/sfm3448)")
+    sp.add_argument("--face-model", choices=["ict", "sfm", "procedural"], default=None,
+                    help="face model: ict (default, shipped with ferbench), sfm (Surrey, needs --model-dir or "
+                         "shared/models/sfm3448), procedural")
+    sp.add_argument("--model-dir", default=None,
+                    help="folder of the face model (Surrey Face Model for --face-model sfm, the default with "
+                         "--model-dir); a folder without the model is an error")
     sp.add_argument("--workers", type=int, default=None)
     sp.add_argument("--no-progress", action="store_true")
 
