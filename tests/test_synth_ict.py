@@ -39,7 +39,7 @@ def ict():
 def test_default_face_model_is_the_shipped_ict(ict):
     assert ict.name == "ict-face-light" and ict.source_label == "synthetic-ict"
     assert Path(ict.source_dir) == (ict_data_dir() / ICT_FILE).resolve()
-    assert ict.n_vertices == 12549 and ict.n_modes == 100 and len(ict.blend_names) == 53
+    assert ict.n_vertices == 10473 and ict.n_modes == 100 and len(ict.blend_names) == 53  # eyes: front sclera
     assert ict.texcoord_faces.shape == ict.triangles.shape and len(ict.texcoords) > ict.n_vertices  # seams
     assert 0 <= ict.texcoords.min() and ict.texcoords.max() <= 1
     # millimetres: eye corners ~89 mm apart, nose tip the most forward skin point, subject's left at +x
@@ -69,20 +69,25 @@ def test_shipped_model_reproduces_the_full_copy(ict):
     np.testing.assert_array_equal(ship["identity_modes"], full["identity_modes"][:, keep])
     np.testing.assert_array_equal(ship["expression_modes"], full["expression_modes"][:, keep])
     np.testing.assert_array_equal(keep[ship["landmarks_68"]], full["landmarks_68"])
-    np.testing.assert_array_equal(keep[ship["faces"]], full["faces"][full["face_material"] != 0])
+    np.testing.assert_array_equal(keep[ship["faces"]], full["faces"][full["face_material"] != 0])  # all but M_BackHead
     rng = np.random.default_rng(0)
     fid = full["identity_modes"][:, keep].astype(np.float64)
     fex = full["expression_modes"][:, keep].astype(np.float64)
+    sid = ship["identity_modes"].astype(np.float64)
+    sex = ship["expression_modes"].astype(np.float64)
     for _ in range(5):
         a, e = rng.standard_normal(100), rng.uniform(0, 1, 53)
         want = 10.0 * (full["neutral"][keep] + np.tensordot(a, fid, 1) + np.tensordot(e, fex, 1))
-        got = ict.shape(a) + ict.expression_offset(e)
+        got = 10.0 * (ship["neutral"] + np.tensordot(a, sid, 1) + np.tensordot(e, sex, 1))
         assert np.abs(got - want).max() < 1e-6
-    # the loader reads the full copy too and gives the same model
+    # the loader reads the full copy too and builds the same FaceModel (mm) as from the shipped file
     m = load_face_model(FULL_COPY.parent, face_model="ict")
-    np.testing.assert_array_equal(m.mean, ict.mean)
-    np.testing.assert_array_equal(m.triangles, ict.triangles)
-    np.testing.assert_array_equal(m.texcoords, ict.texcoords)
+    for name in ("mean", "triangles", "texcoords", "texcoord_faces", "shape_basis", "blend_basis", "ibug_vertices"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(ict, name), err_msg=name)
+    a = rng.standard_normal(100)
+    np.testing.assert_allclose(ict.shape(a)[ict.ibug_vertices], 10.0 * (
+        full["neutral"] + np.tensordot(a, full["identity_modes"].astype(np.float64), 1))[full["landmarks_68"]],
+        atol=1e-6)
 
 
 def test_licence_is_inside_the_built_wheel(tmp_path):

@@ -249,11 +249,11 @@ What must NOT be claimed
 
 def _write_note(root: Path, model, seed: int, n: int, layouts, n_scans: int) -> None:
     if model.name == "ict-face-light":
-        shape_text = ("identities sampled from the ICT Face Model Light (ICT-FaceKit, a 3D morphable model built\n"
-                      "  from light-stage scans; USC ICT, MIT licence; shipped with ferbench), identity weights\n"
+        shape_text = ("identities sampled from the ICT Face Model Light (ICT-FaceKit, a 3D morphable model\n"
+                      "  built from light-stage scans; USC ICT, MIT licence; shipped with ferbench), identity weights\n"
                       f"  ~ N(0, I) truncated at 3 over its {model.n_modes} modes.")
-        claim = ("Shapes are sampled from a real 3D morphable model (ICT Face Model); expressions are FACS\n"
-                 "  action-unit recipes of the six emotions (EMFACS prototypes, ferbench.synth.expressions) over\n"
+        claim = ("Shapes are sampled from a real 3D morphable model (ICT Face Model); expressions are\n"
+                 "  FACS action-unit recipes of the six emotions (EMFACS prototypes, ferbench.synth.expressions) over\n"
                  "  its 53 ARKit-style blendshapes, with per-subject variation, at four graded intensities.")
     elif model.name == "surrey-sfm3448":
         shape_text = ("identities sampled from the Surrey Face Model 3448 (a real 3D morphable model built\n"
@@ -273,10 +273,11 @@ def _write_note(root: Path, model, seed: int, n: int, layouts, n_scans: int) -> 
                      "  U(0.8, 1.2), levels 1-4; neutral scans carry small random blendshape activity.")
     else:
         expr_text = ("the model's six basic-emotion blendshapes (anger, disgust, fear, happiness,\n"
-                     "  sadness, surprise) at weight level/4 x a per-subject gain U(0.8, 1.2), levels 1-4 (neutral = 0),\n"
-                     "  plus leakage |N(0, 0.05)| from the other blendshapes.")
-    text = _NOTE.format(expr_text=expr_text, model=model.name, sha=model.sha256, seed=seed, n=n, layouts=", ".join(layouts),
-                        n_scans=n_scans, source=model.source_label, shape_text=shape_text, claim_model=claim)
+                     "  sadness, surprise) at weight level/4 x a per-subject gain U(0.8, 1.2), levels 1-4\n"
+                     "  (neutral = 0), plus leakage |N(0, 0.05)| from the other blendshapes.")
+    text = _NOTE.format(expr_text=expr_text, model=model.name, sha=model.sha256, seed=seed, n=n,
+                        layouts=", ".join(layouts), n_scans=n_scans, source=model.source_label,
+                        shape_text=shape_text, claim_model=claim)
     (root / "SYNTHETIC_DATA.txt").write_text(text, encoding="utf-8", newline="\n")
 
 

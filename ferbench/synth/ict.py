@@ -109,10 +109,39 @@ def _pack_atlas(texcoords: np.ndarray, texcoord_faces: np.ndarray, face_material
     return np.clip(out, 0.0, 1.0)
 
 
+def _drop_hidden_eyeball(tri, tf, fm, materials, d):
+    """Drop what a frontal scan never sees of the eyes: the iris meshes (inside the sclera shell) and the
+    back half of each sclera. A quarter fewer vertices makes generation faster; the range images are unchanged."""
+    drop = np.zeros(len(tri), bool)
+    V = d["neutral"]
+    for side in ("Left", "Right"):
+        if f"M_Iris{side}" in materials:
+            drop |= fm == materials.index(f"M_Iris{side}")
+        if f"M_Sclera{side}" in materials:
+            sel = fm == materials.index(f"M_Sclera{side}")
+            z = V[np.unique(tri[sel]), 2]
+            centre = 0.5 * (z.min() + z.max())
+            drop |= sel & (V[tri][:, :, 2] < centre).all(axis=1)
+    if not drop.any():
+        return tri, tf, fm, d
+    keep = ~drop
+    used = np.unique(tri[keep])
+    remap = np.full(len(V), -1, np.int64)
+    remap[used] = np.arange(len(used))
+    used_tc = np.unique(tf[keep])
+    tc_remap = np.full(len(d["texcoords"]), -1, np.int64)
+    tc_remap[used_tc] = np.arange(len(used_tc))
+    d = dict(d, neutral=V[used], identity_modes=d["identity_modes"][:, used],
+             expression_modes=d["expression_modes"][:, used], landmarks_68=remap[d["landmarks_68"]],
+             texcoords=d["texcoords"][used_tc])
+    return remap[tri[keep]], tc_remap[tf[keep]], fm[keep], d
+
+
 def load_ict_model(path: str | os.PathLike | None = None):
     """Build a :class:`~ferbench.synth.model.FaceModel` (mm) from an ICT npz (default: the shipped one).
 
-    The six emotion ``blendshapes`` are the nominal FACS recipes of
+    The eyes keep only the front half of the sclera shell (the iris meshes lie inside it and a
+    frontal scan never sees them). The six emotion ``blendshapes`` are the nominal FACS recipes of
     :mod:`ferbench.synth.expressions` (apex, no per-subject variation); ``blend_basis`` holds
     the 53 ARKit-style blendshapes the generator mixes per subject.
     """
@@ -142,12 +171,13 @@ def load_ict_model(path: str | os.PathLike | None = None):
         d["identity_modes"] = d["identity_modes"][:, used]
         d["expression_modes"] = d["expression_modes"][:, used]
         d["landmarks_68"] = remap[d["landmarks_68"]]
+    tri, tf, fm, d = _drop_hidden_eyeball(tri, tf, fm, materials, d)
     n = len(d["neutral"])
     mean = d["neutral"].astype(np.float64) * CM_TO_MM
     k = len(d["identity_modes"])
-    basis = (d["identity_modes"].astype(np.float64) * CM_TO_MM).reshape(k, 3 * n).T  # (3n, k), rows x0 y0 z0 ..
+    basis = (np.ascontiguousarray(d["identity_modes"], dtype=np.float64) * CM_TO_MM).reshape(k, 3 * n).T  # (3n, k)
     names = tuple(str(s) for s in d["expression_names"])
-    blend = d["expression_modes"].astype(np.float64) * CM_TO_MM
+    blend = np.ascontiguousarray(d["expression_modes"], dtype=np.float64) * CM_TO_MM  # C order: free reshapes
     tc = _pack_atlas(d["texcoords"], tf, fm, materials)
     uv = np.zeros((n, 2))
     uv[tri.ravel()[::-1]] = tc[tf.ravel()[::-1]]  # a vertex takes the texcoord of its first corner
