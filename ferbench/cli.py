@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="face model: ict (default, shipped with ferbench), sfm (Surrey, needs --model-dir or "
                          "shared/models/sfm3448), procedural")
     sp.add_argument("--model-dir", default=None,
-                    help="folder of the face model (Surrey Face Model for --face-model sfm, the default with "
-                         "--model-dir); a folder without the model is an error")
+                    help="folder of the face model: the Surrey Face Model (--face-model sfm; implied by --model-dir "
+                         "unless the folder holds an ICT npz) or another ICT npz; a folder without it is an error")
     sp.add_argument("--workers", type=int, default=None)
     sp.add_argument("--no-progress", action="store_true")
 

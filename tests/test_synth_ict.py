@@ -81,7 +81,8 @@ def test_shipped_model_reproduces_the_full_copy(ict):
         got = 10.0 * (ship["neutral"] + np.tensordot(a, sid, 1) + np.tensordot(e, sex, 1))
         assert np.abs(got - want).max() < 1e-6
     # the loader reads the full copy too and builds the same FaceModel (mm) as from the shipped file
-    m = load_face_model(FULL_COPY.parent, face_model="ict")
+    m = load_face_model(FULL_COPY.parent)  # a folder holding an ICT npz means face_model="ict"
+    assert m.name == "ict-face-light"
     for name in ("mean", "triangles", "texcoords", "texcoord_faces", "shape_basis", "blend_basis", "ibug_vertices"):
         np.testing.assert_array_equal(getattr(m, name), getattr(ict, name), err_msg=name)
     a = rng.standard_normal(100)

@@ -455,10 +455,17 @@ _LOCK = threading.Lock()
 
 
 def resolve_face_model(face_model: str | None = None, model_dir: str | os.PathLike | None = None) -> str:
-    """Which face model a request means: ``face_model`` if given, else ``"sfm"`` when ``model_dir``
-    is given (the Surrey folder, as before), else ``"ict"`` (the embedded default)."""
+    """Which face model a request means: ``face_model`` if given; else, when ``model_dir`` is given,
+    ``"ict"`` if it is (or holds) an ICT npz and ``"sfm"`` otherwise (the Surrey folder, as before);
+    else ``"ict"`` (the embedded default)."""
     if face_model is None:
-        return "sfm" if model_dir is not None else "ict"
+        if model_dir is None:
+            return "ict"
+        from ferbench.synth.ict import ICT_FILE, ICT_FULL_FILE
+
+        p = Path(model_dir).expanduser()
+        is_ict = p.suffix == ".npz" or any((p / f).is_file() for f in (ICT_FILE, ICT_FULL_FILE))
+        return "ict" if is_ict else "sfm"
     fm = str(face_model).lower()
     aliases = {"ict-face-light": "ict", SFM_NAME: "sfm", "surrey": "sfm", "sfm3448": "sfm"}
     fm = aliases.get(fm, fm)
