@@ -34,7 +34,8 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
     # a --model-dir given on the command line must hold the model: no silent procedural fallback
     manifest = generate_dataset(a.out, n_subjects=a.subjects, seed=a.seed, layouts=tuple(a.layouts),
-                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress,
+                                model_dir=a.model_dir, face_model=a.face_model, workers=a.workers,
+                                progress=not a.no_progress,
                                 allow_fallback=a.model_dir is None, overwrite=a.overwrite,
                                 scanner_traits=a.scanner_traits, trait_kinds=a.trait_kinds)
     print(f"ferbench synth: synthetic dataset written to {Path(a.out).resolve()}")
@@ -213,8 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--subjects", type=int_in(1, 999), default=100)
     sp.add_argument("--seed", type=SEED, default=0)
     sp.add_argument("--layouts", nargs="+", default=["bu3dfe", "bosphorus"], choices=["bu3dfe", "bosphorus"])
+    sp.add_argument("--face-model", choices=["ict", "sfm", "procedural"], default=None,
+                    help="face model: ict (default, shipped with ferbench), sfm (Surrey, needs --model-dir or "
+                         "shared/models/sfm3448), procedural")
     sp.add_argument("--model-dir", type=in_dir, default=None,
-                    help="Surrey Face Model folder (default: shared/models/sfm3448)")
+                    help="folder of the face model: the Surrey Face Model (--face-model sfm; implied by --model-dir "
+                         "unless the folder holds an ICT npz) or another ICT npz; a folder without it is an error")
     sp.add_argument("--workers", type=int_in(0, 1024), default=None)
     sp.add_argument("--overwrite", action="store_true",
                     help="replace a previous synthetic dataset in OUT (an interrupted one is always replaced)")
