@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from ferbench.models._base import FERModel, ModelConfigError
 from ferbench.models.losses import soft_focal_loss
 
-CM_MODALITIES = ("gray", "lbp", "depth")
+from ferbench.models.cfgs import CM_MODALITIES  # noqa: E402  (owned by the configurations)
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:

@@ -57,7 +57,7 @@ from torch.nn import functional as F
 from ferbench.errors import ModelAssetError
 from ferbench.models._base import FERModel, ModelConfigError, conv_out
 
-DFCNN_MAPS = ("geometry", "normal_x", "normal_y", "normal_z", "shape_index", "texture")
+from ferbench.models.cfgs import DFCNN_MAPS  # noqa: E402  (the configurations own the map order)
 LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (123.68, 116.779, 103.939)
 INPUT_NORMS = ("unit", "imagenet255", "none")
