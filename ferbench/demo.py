@@ -140,7 +140,7 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
     fm = load_fold_model(results, fold=0, device=str(device))     # the evaluated model of the first split
     model, inputs, train_idx, test_idx = fm.model, fm.inputs, fm.train, fm.test
     rng = np.random.default_rng(seed)
-    # a class-balanced subset of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
+    # a random subset (at most 96) of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
     test_idx = list(rng.permutation(test_idx)[: min(len(test_idx), 96)])
     x_test, y_test = inputs(test_idx)
     x_test = x_test.to(device)

@@ -3,7 +3,7 @@
 Everything produced here is **synthetic** (``meta.synthetic`` is True; manifests say so).
 Shapes come from the Surrey Face Model 3448 and its six expression blendshapes when
 ``shared/models/sfm3448`` is available, else from a procedural face; textures are procedural.
-See ``specs/data_sources.md`` §7-§8 for what may and may not be claimed.
+See ``docs/data.md`` §7-§8 for what may and may not be claimed.
 
 >>> from ferbench.synth import load_face_model, sample_subject, synthesize_scan  # doctest: +SKIP
 >>> model = load_face_model()                                                     # doctest: +SKIP
