@@ -90,9 +90,16 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
             raise FerbenchError(f"max_splits must be >= 1, got {max_splits}")
         ps.meta["splits_run"] = f"first {min(max_splits, len(ps.splits))} of {len(ps.splits)}"
         ps.splits = ps.splits[:max_splits]
-    probe = build_model(model_name, ps.n_classes, size, model_options)
-    paper = getattr(probe, "paper", "")
-    del probe
+    if isinstance(model_name, str):  # the paper (training preset) comes from the model's settings: nothing built
+        from ferbench.models import check_options, model_cfg
+
+        try:
+            paper = model_cfg(model_name).paper
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+        check_options(model_name, dict(model_options or {}))
+    else:  # a factory says its paper once built
+        paper = getattr(build_model(model_name, ps.n_classes, size, model_options), "paper", "")
     cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
                      seed=seed, recalibrate_bn=recalibrate_bn)
     name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")

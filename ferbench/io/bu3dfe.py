@@ -1,6 +1,6 @@
 """BU-3DFE files: VRML 2.0 ``_F3D.wrl`` meshes, ``.bnd`` landmarks, file-name labels.
 
-Layout (see ``specs/data_sources.md`` §6.1): ``<SID>_<EX><LL><RACE>_<KIND>.<ext>``, e.g.
+Layout (see ``docs/data.md`` §6.1): ``<SID>_<EX><LL><RACE>_<KIND>.<ext>``, e.g.
 ``F0001_AN03WH_F3D.wrl`` with its texture ``F0001_AN03WH_F3D.bmp`` and 83 landmarks in
 ``F0001_AN03WH_F3D.bnd`` (one ``vertex_index x y z`` line each).
 

@@ -6,7 +6,7 @@ modes, 53 ARKit-style blendshapes) and the six emotions are FACS action-unit rec
 blendshapes (:mod:`ferbench.synth.expressions`). The Surrey Face Model 3448 stays an option
 (``face_model="sfm"``, ``model_dir=...``), the procedural face the last fallback. Textures are
 procedural.
-See ``specs/data_sources.md`` §7-§8 for what may and may not be claimed.
+See ``docs/data.md`` §7-§8 for what may and may not be claimed.
 
 >>> from ferbench.synth import load_face_model, sample_subject, synthesize_scan  # doctest: +SKIP
 >>> model = load_face_model()                                                     # doctest: +SKIP

@@ -248,7 +248,7 @@ How the data were made
   metadata: the face model has no gender or ethnicity control. Bosphorus-layout subjects are
   different identities from the BU-3DFE-layout ones.
 
-What may be claimed (specs/data_sources.md section 8)
+What may be claimed (docs/data.md §8)
 - ferbench's loaders, preprocessing, maps, training loops and evaluation protocols run end to end,
   offline, on labelled textured 2D + 3D face-expression data in the BU-3DFE and Bosphorus file formats.
 - {claim_model}

@@ -1,4 +1,4 @@
-"""Sampling synthetic subjects and textured expression scans (``specs/data_sources.md`` §7).
+"""Sampling synthetic subjects and textured expression scans (``docs/data.md`` §7).
 
 Per subject (:func:`sample_subject`): identity alpha ~ N(0, I) truncated at |alpha| <= 3 over
 all model modes; an expressiveness gain g_e ~ U(0.8, 1.2) per expression; a smooth

@@ -7,7 +7,7 @@ The default is the ICT Face Model Light shipped inside the package (MIT licence,
 The SFM files are read at run time from ``shared/models/sfm3448`` (never copied into the
 package; licence: non-commercial use, see the folder's LICENSE-NOTE.md). Every file is
 checked against the folder's ``SHA256SUMS`` and parsed by a bounds-checked pure-numpy
-reader of the cereal binary layout (``specs/data_sources.md`` §1.2, Appendix A.1).
+reader of the cereal binary layout (``docs/data.md`` §1.2, Appendix A.1).
 
 :func:`load_face_model` falls back to :func:`ferbench.synth.procedural.procedural_face_model`
 only when the shipped ICT data is missing (a broken install) and fallback is allowed; an

@@ -8,7 +8,7 @@ and inner mouth contours, sclera, iris and pupil inside the eye contours, darker
 plus low-frequency mottling, fine "pore" noise, a little redness on cheeks and nose, and an
 optional baked Lambertian light (photo textures contain the scanner's lighting).
 
-The textures are procedural and not photo-realistic (``specs/data_sources.md`` §8).
+The textures are procedural and not photo-realistic (``docs/data.md`` §8).
 """
 from __future__ import annotations
 
