@@ -292,9 +292,13 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
     synthetic = synthetic or any(r.synthetic for r in index)
     label = "synthetic" if synthetic else "real"
     report = Report(f"ferbench demo — {', '.join(papers)} ({label} data)")
+    from ferbench.synth import FACE_MODEL_DESCRIPTIONS, dataset_face_model
+
+    face_model = dataset_face_model(root) if synthetic else None
+    made_by = FACE_MODEL_DESCRIPTIONS.get(face_model or "", face_model or "a synthetic face model")
     report.add_text(
-        ("All ferbench numbers below come from SYNTHETIC scans (Surrey Face Model or procedural faces with "
-         "procedural textures): a synthetic sanity check that the pipeline runs and learns, saying nothing about "
+        (f"All ferbench numbers below come from SYNTHETIC scans (face model: {made_by}; procedural "
+         "textures): a synthetic sanity check that the pipeline runs and learns, saying nothing about "
          "accuracy on BU-3DFE or Bosphorus. " if synthetic else
          f"ferbench numbers below come from the real dataset at {root}. ")
         + "Numbers from the papers are labelled with their table or figure and were transcribed as printed. "

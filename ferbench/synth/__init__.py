@@ -15,7 +15,7 @@ See ``docs/data.md`` §7-§8 for what may and may not be claimed.
 """
 from __future__ import annotations
 
-from ferbench.synth.dataset import GeneratedDataset, dataset_face_model, generate_dataset
+from ferbench.synth.dataset import FACE_MODEL_DESCRIPTIONS, GeneratedDataset, dataset_face_model, generate_dataset
 from ferbench.synth.generator import (
     ScanParams, SubjectParams, expression_weights, sample_scan_params, sample_subject, subject_texture,
     synthesize_scan,
@@ -24,7 +24,7 @@ from ferbench.synth.model import FACE_MODELS, FaceModel, find_face_model_dir, lo
 from ferbench.synth.texture import paint_skin_texture, render_textured
 
 __all__ = [
-    "FaceModel", "FACE_MODELS", "find_face_model_dir", "load_face_model", "procedural_model", "dataset_face_model",
+    "FaceModel", "FACE_MODELS", "find_face_model_dir", "load_face_model", "procedural_model", "dataset_face_model", "FACE_MODEL_DESCRIPTIONS",
     "SubjectParams", "ScanParams", "sample_subject", "subject_texture", "sample_scan_params", "expression_weights",
     "synthesize_scan", "paint_skin_texture", "render_textured", "generate_dataset", "GeneratedDataset",
 ]
