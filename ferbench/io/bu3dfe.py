@@ -59,8 +59,13 @@ _NAME_RE = re.compile(r"^([FM]\d{4})_([A-Z]{2})(\d{2})([A-Z]{2})_([A-Z0-9]+)(?:\
 
 # --- VRML tokenising -------------------------------------------------------------------
 # Keyword search uses str.find (C speed); regexes over a multi-megabyte file are ~10x slower.
+# Every scan below moves forward from a keyword's own position and stops at the first blank
+# gap or bracket, so the regions scanned for different keywords never overlap and parsing
+# stays linear in the file size however often a keyword repeats (issue 13, item 4).
 _STRING_OR_COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|#[^\n]*')
-_URL = re.compile(r'\bImageTexture\s*\{[^{}]*?\burl\s*\[?\s*"([^"]*)"')
+_BLANKS = re.compile(r"\s*")
+_BRACKET_CHAR = re.compile(r"[\[\]{}]")
+_BRACE_CHAR = re.compile(r"[{}]")
 
 
 def _is_word(c: str) -> bool:
@@ -82,16 +87,20 @@ class _Unterminated(Exception):
     pass
 
 
+def _skip_blanks(text: str, pos: int) -> int:
+    """First position at or after ``pos`` that is not white space (cost: the blanks skipped)."""
+    return _BLANKS.match(text, pos).end()
+
+
 def _bracket_after(text: str, pos: int) -> str | None:
     """Body of the ``[...]`` list that follows ``pos`` (only blanks between), else None."""
-    b = text.find("[", pos)
-    if b < 0 or text[pos:b].strip():
+    b = _skip_blanks(text, pos)
+    if b >= len(text) or text[b] != "[":
         return None
-    e = text.find("]", b + 1)
-    body = text[b + 1:e] if e >= 0 else ""
-    if e < 0 or "[" in body or "{" in body or "}" in body:
+    m = _BRACKET_CHAR.search(text, b + 1)
+    if m is None or m.group() != "]":  # a list never nests: '[', '{' or '}' first means truncation
         raise _Unterminated
-    return body
+    return text[b + 1:m.start()]
 
 
 def _field_list(seg: str, field: str) -> str | None:
@@ -104,21 +113,48 @@ def _field_list(seg: str, field: str) -> str | None:
 
 
 def _node_list(seg: str, node: str, field: str) -> str | None:
-    """Body of ``node { ... field [ ... ] }`` (e.g. Coordinate { point [...] })."""
+    """Body of ``node { ... field [ ... ] }`` (e.g. Coordinate { point [...] }).
+
+    The field must come before any other bracket inside the node's braces, so only the
+    text between the ``{`` and the next bracket character is searched for it.
+    """
     for i in _kw(seg, node):
-        j = i + len(node)
-        k = seg.find("{", j)
-        if k < 0 or seg[j:k].strip():
+        k = _skip_blanks(seg, i + len(node))
+        if k >= len(seg) or seg[k] != "{":
             continue
-        close = seg.find("}", k + 1)
-        for f in _kw(seg, field, k + 1, None if close < 0 else close):
-            if any(c in seg[k + 1:f] for c in "[]{}"):
-                break
-            body = _bracket_after(seg, f + len(field))
-            if body is not None:
-                return body
-        if close < 0:
+        m = _BRACKET_CHAR.search(seg, k + 1)
+        if m is None:
             raise _Unterminated
+        q = m.start()
+        if seg[q] != "[":
+            continue  # '{ }' or a nested node: no list at this level
+        head = seg[k + 1:q].rstrip()
+        if head.endswith(field) and (len(head) == len(field) or not _is_word(head[-len(field) - 1])):
+            return _bracket_after(seg, q)
+    return None
+
+
+def _find_url(text: str) -> str | None:
+    """The first ``ImageTexture { ... url [ "name" ] ... }`` file name, or None.
+
+    Each ImageTexture's body runs from its ``{`` to the next brace; distinct nodes have
+    disjoint bodies, so the whole search is linear (the regex it replaces backtracked
+    quadratically over long blank runs).
+    """
+    for i in _kw(text, "ImageTexture"):
+        k = _skip_blanks(text, i + len("ImageTexture"))
+        if k >= len(text) or text[k] != "{":
+            continue
+        m = _BRACE_CHAR.search(text, k + 1)
+        end = len(text) if m is None else m.start()
+        for u in _kw(text, "url", k + 1, end):
+            j = _skip_blanks(text, u + 3)
+            if j < end and text[j] == "[":
+                j = _skip_blanks(text, j + 1)
+            if j < end and text[j] == '"':
+                close = text.find('"', j + 1)
+                if close >= 0:
+                    return text[j + 1:close]
     return None
 
 
@@ -349,7 +385,7 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         bounds = starts[1:] + [len(text)]
         parts = [_parse_ifs(p, text[a:b], k) for k, (a, b) in enumerate(zip(starts, bounds))]
         g = _merge(parts)
-        mu = _URL.search(text)
+        url = _find_url(text)
     scan = Scan(vertices=g["v"], faces=g["f"], texcoords=g["tc"], texcoord_faces=g["tf"], vertex_colors=g["col"],
                 meta=ScanMeta(dataset="bu3dfe", source_path=p))
     if g["degenerate"]:
@@ -368,7 +404,6 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         scan.meta.intensity = labels["intensity"]
         scan.meta.extra.update(race=labels["race"], kind=labels["kind"])
 
-    url = mu.group(1) if mu else None
     if url:
         scan.meta.extra["texture_url"] = url
     if load_texture:
