@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Iterator
 
 import numpy as np
@@ -208,8 +209,16 @@ def bu3dfe_filename(subject: str, expression: str, intensity: int, race: str = "
 
 
 # --- .bnd landmarks ----------------------------------------------------------------------
-def read_bnd(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def read_bnd(path: str | os.PathLike, n_vertices: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read a BU-3DFE ``.bnd`` landmark file.
+
+    Parameters
+    ----------
+    path
+        The ``.bnd`` file.
+    n_vertices
+        Vertex count of the mesh the landmarks belong to; when given, every vertex id
+        must lie in ``[0, n_vertices)`` (or be ``-1``, ferbench's "unknown").
 
     Returns
     -------
@@ -220,7 +229,8 @@ def read_bnd(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ScanFormatError
-        Lines without exactly four numbers, non-integer vertex ids, infinities, no rows.
+        Lines without exactly four numbers, non-integer vertex ids, ids below -1 or (with
+        ``n_vertices``) past the mesh, infinities, no rows.
     """
     p = os.fspath(path)
     text = read_text(p)
@@ -238,7 +248,14 @@ def read_bnd(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     lm = vals[:, 1:]
     if np.isinf(lm).any():
         raise ScanFormatError(p, "landmark coordinates contain infinity")
-    return np.ascontiguousarray(lm), ids.astype(np.int64)
+    ids = ids.astype(np.int64)
+    if ids.min() < -1:
+        i = int(np.argmin(ids))
+        raise ScanFormatError(p, f"landmark line {i + 1} has negative vertex id {ids[i]} (-1 means unknown)")
+    if n_vertices is not None and ids.max() >= n_vertices:
+        i = int(np.argmax(ids))
+        raise ScanFormatError(p, f"landmark line {i + 1} names vertex {ids[i]}, the mesh has {n_vertices} vertices")
+    return np.ascontiguousarray(lm), ids
 
 
 def write_bnd(path: str | os.PathLike, landmarks: np.ndarray, vertex_ids: np.ndarray | None = None) -> None:
@@ -363,7 +380,14 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
     ScanFormatError
         Missing header, unbalanced brackets (truncation), non-numeric tokens, counts that
         do not divide, indices out of range, NaN/inf coordinates; or a corrupt sibling
-        ``.bnd``/texture file (the message then names that file).
+        ``.bnd``/texture file (the message then names that file), including a ``.bnd``
+        whose vertex ids fall outside the mesh.
+
+    Warns
+    -----
+    UserWarning
+        When the ``.bnd`` holds a number of landmarks other than 83 (they are kept,
+        with empty ``landmark_names``).
     """
     p = os.fspath(path)
     raw = read_text(p)
@@ -418,7 +442,10 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
 
     bnd = find_sibling(directory, [stem + ".bnd"])
     if bnd is not None:
-        lm, ids = read_bnd(bnd)
+        lm, ids = read_bnd(bnd, n_vertices=scan.n_vertices)
+        if len(lm) != len(BU3DFE_LANDMARK_NAMES):  # spec §6.1: 83 per scan; keep them, but unnamed
+            warnings.warn(f"{bnd}: {len(lm)} landmarks, the BU-3DFE layout has {len(BU3DFE_LANDMARK_NAMES)}; "
+                          "read without landmark names", UserWarning, stacklevel=2)
         scan.landmarks = lm
         scan.landmark_names = BU3DFE_LANDMARK_NAMES if len(lm) == len(BU3DFE_LANDMARK_NAMES) else ()
         scan.meta.extra["landmark_vertex_ids"] = ids
