@@ -25,8 +25,9 @@ import pytest
 
 from _fuzz_corpus import FORMATS, make_corpus
 
-N_PER_FORMAT = 320
-SEED = 1313
+# fixed in CI; set FERBENCH_FUZZ_SEED / FERBENCH_FUZZ_N to explore other corpora locally
+N_PER_FORMAT = int(os.environ.get("FERBENCH_FUZZ_N", 320))
+SEED = int(os.environ.get("FERBENCH_FUZZ_SEED", 1313))
 MEM_LIMIT = 2 * 1024**3  # RLIMIT_AS of each child
 SECONDS_PER_FILE = 10.0
 N_CHILDREN = 2

@@ -51,7 +51,7 @@ def _corner_fields(corners: list[str]) -> tuple[list[str], list[str]]:
     and one ``str.split`` yields the tokens. Each corner gives at most one token per
     field, so a count below ``len(corners)`` means some corners lack that field.
     """
-    if not any("/" in c for c in corners[:1]) and "/" not in "".join(corners):
+    if "/" not in "".join(corners):
         return corners, []
     first: list[str] = []
     second: list[str] = []
