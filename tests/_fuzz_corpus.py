@@ -30,7 +30,7 @@ BIG_COUNTS = ["-1", "-7", "0", "2147483647", "2147483648", "4294967297", "100000
 KEYWORDS = {
     "wrl": ["Coordinate ", "coordIndex ", "point ", "url ", "ImageTexture { ", "IndexedFaceSet ",
             "TextureCoordinate ", "texCoordIndex ", "Color ", "colorPerVertex FALSE ", "[ ", "{ ", "} ", "] ",
-            "# c\n", '"', "-1 ", "coord USE ", ", "],
+            "# c\n", '"', "-1 ", "coord USE ", ", ", '\\"', '"#'],
     "obj": ["f ", "v ", "vt ", "mtllib ", "/", "f 1 2 3\n", "v 1 2 3\n", "1/1 ", "usemtl m\n", "f 1/1 2 3//3\n",
             "vt 0.5\n", "f -9 -1 0\n"],
     "bnd": ["1 2 3 4\n", "-1 0 0 0\n", "#\n", " ", "999 1 1 1\n", "\t"],
@@ -244,7 +244,8 @@ def huge_count(d: bytes, rng, fmt) -> bytes:
 def long_line(d: bytes, rng, fmt) -> bytes:
     """Insert one very long line (10k-200k characters) at a line start."""
     n = int(rng.integers(10_000, 200_000))
-    unit = [b"9", b" ", b"1 ", b"-", b"/", b"1/", b"nan ", b"\t", b","][int(rng.integers(0, 9))]
+    units = [b"9", b" ", b"1 ", b"-", b"/", b"1/", b"nan ", b"\t", b",", b'\\"', b"#"]
+    unit = units[int(rng.integers(0, len(units)))]
     line = (unit * (n // len(unit) + 1))[:n]
     if rng.random() < 0.5:
         line = (b"f " if fmt == "obj" else b"v " if rng.random() < 0.3 else b"") + line

@@ -58,6 +58,7 @@ _HOSTILE_WRL = textwrap.dedent('''
         "coordindex_words": "#VRML V2.0 utf8\\nShape {{" + "coordIndex " * n + tail,
         "open_nodes": "#VRML V2.0 utf8\\nShape {{" + "Coordinate {{ " * n + "}} " * n + tail,
         "url_nodes": "#VRML V2.0 utf8\\n" + "ImageTexture {{ url " * n + "}} " * n + "Shape {{" + tail,
+        "escaped_quotes": "#VRML V2.0 utf8\\n# a comment\\nShape {{ " + '"' + '\\\\"' * n + "\\n" + tail,
     }}
     for name, text in cases.items():
         p = f"{{d}}/{{name}}.wrl"
@@ -70,18 +71,37 @@ _HOSTILE_WRL = textwrap.dedent('''
 
 @pytest.mark.timeout(60)
 def test_vrml_repeated_keywords_and_blank_runs_parse_in_linear_time(tmp_path):
-    """Issue 13 item 4: 'url' + 100k blanks took 18 s, 100k 'Coordinate' 8.3 s, 100k 'coordIndex' 4.7 s."""
+    """Issue 13 item 4: 'url' + 100k blanks took 18 s, 100k 'Coordinate' 8.3 s, 100k 'coordIndex' 4.7 s.
+
+    The last case was found while fixing those: an unclosed string of 100k escaped quotes on a
+    file with a comment sent the comment-stripping regex into quadratic retries (20k: 76 s).
+    """
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     try:
         out = subprocess.run([sys.executable, "-c", _HOSTILE_WRL, str(tmp_path)], env=env, capture_output=True,
                              text=True, timeout=15)
     except subprocess.TimeoutExpired as e:
-        pytest.fail(f"five 0.4-2 MB hostile VRML files took over 15 s; finished: {e.stdout!r}")
+        pytest.fail(f"six 0.1-2 MB hostile VRML files took over 15 s; finished: {e.stdout!r}")
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [ln.split() for ln in out.stdout.splitlines()]
-    assert [r[0] for r in rows] == ["url_blanks", "coordinate_words", "coordindex_words", "open_nodes", "url_nodes"]
+    assert [r[0] for r in rows] == ["url_blanks", "coordinate_words", "coordindex_words", "open_nodes", "url_nodes",
+                                    "escaped_quotes"]
     for r in rows:
         assert int(r[1]) > 100_000 and (r[2], r[3]) == ("3", "1"), r  # the real mesh behind the junk is found
+
+
+def test_comment_stripping_equals_the_regex_it_replaces():
+    """_strip_comments gives exactly what the old (quadratic) regex substitution gave."""
+    from ferbench.io.bu3dfe import _strip_comments
+
+    ref = re.compile(r'("(?:[^"\\\n]|\\.)*")|#[^\n]*')
+    rng = np.random.default_rng(13)
+    alphabet = np.array(['"', "\\", "#", "\n", "a", " "])
+    for _ in range(20_000):
+        s = "".join(rng.choice(alphabet, int(rng.integers(0, 14))))
+        assert _strip_comments(s) == ref.sub(lambda m: m.group(1) or " ", s), repr(s)
+    text = 'url "a#b.bmp" # comment "x\n"un\\"closed # c2\npoint [ 1 ]'
+    assert _strip_comments(text) == 'url "a#b.bmp"  \n"un\\"closed  \npoint [ 1 ]'
 
 
 def test_vrml_scanner_keeps_the_grammar(tmp_path):

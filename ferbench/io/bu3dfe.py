@@ -63,7 +63,8 @@ _NAME_RE = re.compile(r"^([FM]\d{4})_([A-Z]{2})(\d{2})([A-Z]{2})_([A-Z0-9]+)(?:\
 # Every scan below moves forward from a keyword's own position and stops at the first blank
 # gap or bracket, so the regions scanned for different keywords never overlap and parsing
 # stays linear in the file size however often a keyword repeats (issue 13, item 4).
-_STRING_OR_COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|#[^\n]*')
+_QUOTE_OR_HASH = re.compile(r'["#]')
+_STRING_STOP = re.compile(r'["\\\n]')
 _BLANKS = re.compile(r"\s*")
 _BRACKET_CHAR = re.compile(r"[\[\]{}]")
 _BRACE_CHAR = re.compile(r"[{}]")
@@ -133,6 +134,58 @@ def _node_list(seg: str, node: str, field: str) -> str | None:
         if head.endswith(field) and (len(head) == len(field) or not _is_word(head[-len(field) - 1])):
             return _bracket_after(seg, q)
     return None
+
+
+def _strip_comments(raw: str) -> str:
+    """Replace ``#`` comments by a blank, keeping quoted strings (a url may hold ``#``).
+
+    Same result as ``re.sub(r'("(?:[^"\\\\\\n]|\\\\.)*")|#[^\\n]*', group 1 or " ")``, in linear
+    time: that regex retried every escaped quote of an unclosed string, so a line of
+    100k ``\\"`` took minutes. A string that does not close on its line leaves its quote
+    as plain text; every quote up to where it failed fails at the same place (their
+    scans are in step after the escape), so only a ``#`` there can start something.
+    """
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while True:
+        m = _QUOTE_OR_HASH.search(raw, i)
+        if m is None:
+            out.append(raw[i:])
+            return "".join(out)
+        j = m.start()
+        if raw[j] == "#":
+            out.append(raw[i:j])
+            out.append(" ")
+            e = raw.find("\n", j)
+            i = n if e < 0 else e
+            continue
+        k, closed = j + 1, False
+        while True:  # to the closing quote, skipping backslash escapes (not of a newline)
+            m = _STRING_STOP.search(raw, k)
+            if m is None:
+                e = n
+                break
+            c, e = m.group(), m.start()
+            if c == '"':
+                e, closed = m.end(), True
+                break
+            if c == "\\" and e + 1 < n and raw[e + 1] != "\n":
+                k = e + 2
+                continue
+            break
+        if closed:
+            out.append(raw[i:e])
+            i = e
+            continue
+        h = raw.find("#", j + 1, e)
+        if h < 0:
+            out.append(raw[i:e])
+            i = e
+        else:
+            out.append(raw[i:h])
+            out.append(" ")
+            nl = raw.find("\n", h)
+            i = n if nl < 0 else nl
 
 
 def _find_url(text: str) -> str | None:
@@ -400,7 +453,7 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         # drop comments but keep quoted strings (a url may contain '#'); skip the slow
         # regex pass when the only '#' is the header line
         nl = raw.find("\n")
-        text = _STRING_OR_COMMENT.sub(lambda m: m.group(1) or " ", raw) if "#" in raw[max(nl, 0):] or nl < 0 \
+        text = _strip_comments(raw) if "#" in raw[max(nl, 0):] or nl < 0 \
             else raw[nl:]
         _check_balanced(p, re.sub(r'"[^"]*"', " ", text) if '"' in text else text)
         starts = list(_kw(text, "IndexedFaceSet"))
