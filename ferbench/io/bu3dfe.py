@@ -64,7 +64,7 @@ _NAME_RE = re.compile(r"^([FM]\d{4})_([A-Z]{2})(\d{2})([A-Z]{2})_([A-Z0-9]+)(?:\
 # gap or bracket, so the regions scanned for different keywords never overlap and parsing
 # stays linear in the file size however often a keyword repeats (issue 13, item 4).
 _QUOTE_OR_HASH = re.compile(r'["#]')
-_STRING_STOP = re.compile(r'["\\\n]')
+_STRING_BODY = re.compile(r'(?:[^"\\\n]+|\\.)*')  # anchored .match, nothing after: never backtracks
 _BLANKS = re.compile(r"\s*")
 _BRACKET_CHAR = re.compile(r"[\[\]{}]")
 _BRACE_CHAR = re.compile(r"[{}]")
@@ -159,23 +159,11 @@ def _strip_comments(raw: str) -> str:
             e = raw.find("\n", j)
             i = n if e < 0 else e
             continue
-        k, closed = j + 1, False
-        while True:  # to the closing quote, skipping backslash escapes (not of a newline)
-            m = _STRING_STOP.search(raw, k)
-            if m is None:
-                e = n
-                break
-            c, e = m.group(), m.start()
-            if c == '"':
-                e, closed = m.end(), True
-                break
-            if c == "\\" and e + 1 < n and raw[e + 1] != "\n":
-                k = e + 2
-                continue
-            break
-        if closed:
-            out.append(raw[i:e])
-            i = e
+        # the body stops at the closing quote, a newline, a backslash before a newline, or the end
+        e = _STRING_BODY.match(raw, j + 1).end()
+        if e < n and raw[e] == '"':
+            out.append(raw[i:e + 1])
+            i = e + 1
             continue
         h = raw.find("#", j + 1, e)
         if h < 0:
