@@ -63,7 +63,6 @@ _NAME_RE = re.compile(r"^([FM]\d{4})_([A-Z]{2})(\d{2})([A-Z]{2})_([A-Z0-9]+)(?:\
 # Every scan below moves forward from a keyword's own position and stops at the first blank
 # gap or bracket, so the regions scanned for different keywords never overlap and parsing
 # stays linear in the file size however often a keyword repeats (issue 13, item 4).
-_QUOTE_OR_HASH = re.compile(r'["#]')
 _STRING_BODY = re.compile(r'(?:[^"\\\n]+|\\.)*')  # anchored .match, nothing after: never backtracks
 _BLANKS = re.compile(r"\s*")
 _BRACKET_CHAR = re.compile(r"[\[\]{}]")
@@ -99,10 +98,11 @@ def _bracket_after(text: str, pos: int) -> str | None:
     b = _skip_blanks(text, pos)
     if b >= len(text) or text[b] != "[":
         return None
-    m = _BRACKET_CHAR.search(text, b + 1)
-    if m is None or m.group() != "]":  # a list never nests: '[', '{' or '}' first means truncation
+    e = text.find("]", b + 1)  # str.find: a point list can be megabytes long
+    # a list never nests: '[', '{' or '}' before the ']' means truncation
+    if e < 0 or any(text.find(c, b + 1, e) >= 0 for c in "[{}"):
         raise _Unterminated
-    return text[b + 1:m.start()]
+    return text[b + 1:e]
 
 
 def _field_list(seg: str, field: str) -> str | None:
@@ -147,12 +147,18 @@ def _strip_comments(raw: str) -> str:
     """
     out: list[str] = []
     i, n = 0, len(raw)
+    hash_at = quote_at = -1  # next '#' / '"' at or after i (str.find, cached until passed)
     while True:
-        m = _QUOTE_OR_HASH.search(raw, i)
-        if m is None:
+        if hash_at < i:
+            hash_at = raw.find("#", i)
+            hash_at = n if hash_at < 0 else hash_at
+        if quote_at < i:
+            quote_at = raw.find('"', i)
+            quote_at = n if quote_at < 0 else quote_at
+        j = min(hash_at, quote_at)
+        if j >= n:
             out.append(raw[i:])
             return "".join(out)
-        j = m.start()
         if raw[j] == "#":
             out.append(raw[i:j])
             out.append(" ")
