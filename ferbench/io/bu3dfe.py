@@ -10,7 +10,11 @@ The VRML reader is a tolerant hand parser restricted to what face scanners write
 It copes with commas or blanks as separators, arbitrary line wrapping, ``#`` comments,
 polygons with more than three corners (fan-triangulated) and several ``IndexedFaceSet``
 nodes (merged). ``Transform`` nodes are *not* applied (BU-3DFE has none) and ``USE``
-references are refused.
+references are refused. Parsing takes time linear in the file size, however hostile the
+file (no backtracking regex, no rescan per repeated keyword).
+
+The ``.bnd`` read beside a mesh must name vertices of that mesh (ids in ``[0, n)``, or
+``-1`` for unknown); a count other than 83 is kept but warned about.
 
 Texture policy: the ``url`` is reduced to its base name and looked up beside the
 ``.wrl`` (case-insensitively), then ``<stem>.bmp``; if nothing is found the geometry is
