@@ -22,7 +22,8 @@ import numpy as np
 
 from ferbench.io import read_obj, read_ply, read_wrl
 
-_TAIL = " geometry IndexedFaceSet {\n coord Coordinate { point [ 0 0 0, 1 0 0, 0 1 0 ] }\n coordIndex [ 0 1 2 -1 ] } }\n"
+_TAIL = (" geometry IndexedFaceSet {\n coord Coordinate { point [ 0 0 0, 1 0 0, 0 1 0 ] }\n"
+         " coordIndex [ 0 1 2 -1 ] } }\n")
 
 
 def _wrl(d: str, name: str, text: str) -> str:

@@ -86,7 +86,8 @@ def _ply_varying(endian: str) -> bytes:
     body = v.astype(endian + "f4").tobytes()
     for flags, idx in ((1, [0, 1, 2, 3]), (2, [1, 4, 5]), (3, [1, 5, 2])):
         body += struct.pack(endian + "BB", flags, len(idx)) + struct.pack(endian + f"{len(idx)}i", *idx)
-        body += struct.pack(endian + "H", 2 * len(idx)) + struct.pack(endian + f"{2 * len(idx)}f", *([0.5] * 2 * len(idx)))
+        tc = [0.5] * (2 * len(idx))
+        body += struct.pack(endian + "H", len(tc)) + struct.pack(endian + f"{len(tc)}f", *tc)
     return head + body
 
 
