@@ -20,8 +20,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 HONESTY = (
-    "> **Synthetic sanity check.** Every number this notebook computes comes from *synthetic* scans (a generated "
-    "face model with procedural textures) and is labelled *synthetic*. It says the pipeline runs and learns; it "
+    "> **Synthetic sanity check.** Every number this notebook computes comes from *synthetic* scans (the ICT Face "
+    "Model shipped with ferbench, FACS-based expressions, procedural textures) and is labelled *synthetic*. It says the pipeline runs and learns; it "
     "says nothing about accuracy on BU-3DFE, Bosphorus or any real data. Numbers from the paper are transcribed "
     "as printed and labelled with their table. Models start from random initialisation (no pretrained weights "
     "are downloaded).\n>\n"

@@ -110,6 +110,9 @@ def test_map_function_named_in_run_json_is_not_imported(tiny_run, tmp_path):
     assert _resolve_fn("ferbench.eval.testing.synthetic_map_fn") is synthetic_map_fn
     with pytest.raises(FerbenchError, match="pass it again as map_fn"):
         _resolve_fn("os.system")
+    # a name a ferbench module merely imported is not a ferbench function
+    with pytest.raises(FerbenchError, match="not one of ferbench's"):
+        _resolve_fn("ferbench.synth.dataset.shutil")
 
 
 def test_old_schema_folder_still_opens(tmp_path):

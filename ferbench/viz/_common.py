@@ -8,15 +8,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ferbench.errors import FerbenchError
+from ferbench.models.cfgs import PAPER_CFGS
 from ferbench.labels import ALL_EXPRESSIONS, EXPRESSIONS, SHORT_NAMES
 
-PAPER_NAMES: dict[str, str] = {
-    "dfcnn": "DF-CNN (Li et al. 2017)",
-    "gemax_fa": "GEMax-FA (Jiao et al. 2020)",
-    "attention_transformer": "CNN-attention-transformer (Raimondo et al.)",
-    "cmcnn": "CM-CNN (Ni et al. 2022)",
-    "mffcnn": "MFF-CNN (Zou et al. 2021)",
-}
+PAPER_NAMES: dict[str, str] = {p: c.display for p, c in PAPER_CFGS.items()}  # owned by ferbench/models/cfgs.py
 
 #: A fixed colour per expression (tab10 entries), so every figure colours a class the same way.
 CLASS_COLORS: dict[str, str] = {
