@@ -96,9 +96,16 @@ def test_notebook_executes(name, workdir, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONHASHSEED", "0")
     monkeypatch.setenv("FERBENCH_NOTEBOOK_QUICK", "1")
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, km=_kernel_manager(),
+    km = _kernel_manager()
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, km=km,
                                      resources={"metadata": {"path": str(workdir)}}, allow_errors=False)
-    client.execute(cwd=str(workdir))
+    try:
+        client.execute(cwd=str(workdir))
+    finally:  # a kernel manager we pass in is ours to stop (nbclient stops only the ones it creates)
+        if km.has_kernel:
+            from nbclient.util import run_sync
+
+            run_sync(km.shutdown_kernel)(now=True)
 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     errors = [o for o in outputs if o.get("output_type") == "error"]
