@@ -514,7 +514,7 @@ Spec: `shared/specs/attention_transformer.md`; paper: `shared/papers/cnn_attenti
            "map, `features` the transformer's 768-d output."),
         code(model_cell("attention_transformer")),
         *train_cells("attention_transformer", "bu3dfe_setting1_720",
-                     {"epochs": 15, "size": 64, "lr": 1e-3, "batch_size": 16,
+                     {"epochs": 20, "size": 64, "lr": 1e-3, "batch_size": 16,
                       "model_options": {"fusion": "sum_attended", "fusion_lr_scale": 0.3}}, {"epochs": 2},
                      gpu={"epochs": 20}, paper="attention_transformer", why="With random backbones the paper's fusion (depth reaches the classifier only through the "
                      "mask) stays at chance; this run uses the authors' code's fusion (`fusion=\"sum_attended\"`) "
@@ -540,7 +540,7 @@ print("attention maps:", {k: tuple(np.asarray(v).shape) for k, v in att.items()}
         *explanation_cells(),
         *cam3d_cells(),
     ]
-    return notebook(title, "03_attention_transformer", body, subjects=8, quick_subjects=8)
+    return notebook(title, "03_attention_transformer", body, subjects=12, quick_subjects=8)
 
 
 # --------------------------------------------------------------------------------------------- 04 CM-CNN
