@@ -37,20 +37,26 @@ def figure_png(fig, dpi: int = 90) -> bytes:
 
 
 def show_figure(out: widgets.Output, fig, dpi: int = 90) -> None:
-    """Replace the contents of ``out`` by ``fig`` (drawn as a PNG, so any matplotlib backend works)."""
-    from IPython.display import Image, display
+    """Replace the contents of ``out`` by ``fig`` (drawn as a PNG, so any matplotlib backend works).
+
+    The Output's ``outputs`` state is set directly, in one update, instead of capturing a ``display`` call
+    inside ``with out:`` after ``clear_output(wait=True)``: the capture routes every figure through the
+    kernel's display machinery and the client's Output-widget bookkeeping, and headless execution with nbclient
+    (ipykernel 7) was seen to lose a cell's reply after such cells on a busy machine. A state update renders the
+    same in JupyterLab, and a redraw replaces the picture atomically (no flicker).
+    """
+    import base64
 
     png = figure_png(fig, dpi=dpi)
-    out.clear_output(wait=True)
-    with out:
-        display(Image(data=png, format="png"))
+    out.outputs = ({"output_type": "display_data",
+                    "data": {"image/png": base64.b64encode(png).decode("ascii"),
+                             "text/plain": "<matplotlib figure>"},
+                    "metadata": {}},)
 
 
 def show_text(out: widgets.Output, text: str) -> None:
-    """Replace the contents of ``out`` by plain text."""
-    out.clear_output(wait=True)
-    with out:
-        print(text)
+    """Replace the contents of ``out`` by plain text (one state update, see :func:`show_figure`)."""
+    out.outputs = ({"output_type": "stream", "name": "stdout", "text": str(text) + "\n"},)
 
 
 def banner(synthetic: bool | None, extra: str = "") -> widgets.HTML:
