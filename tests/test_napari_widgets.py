@@ -139,7 +139,7 @@ def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer
     assert viewer.dims.ndisplay == 2
     expected = compute_maps(scan, names, size=32)
     maps = [lay for lay in viewer.layers if lay.metadata.get("ferbench_kind") == "map"]
-    assert [lay.name for lay in maps] == [f"F0001_HA04 {n}" for n in names]   # short, whole names
+    assert sorted(lay.name for lay in maps) == sorted(f"F0001_HA04 {n}" for n in names)   # short, whole names
     for lay in maps:
         assert lay.visible and lay.opacity == 1.0
         np.testing.assert_array_equal(lay.data, expected[lay.metadata["ferbench_map"]])
@@ -148,10 +148,14 @@ def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer
         for j in range(i + 1, len(boxes)):
             assert not _overlap(boxes[i], boxes[j])      # no map covers another
     assert not viewer.layers[0].visible                  # the surface is left out of the 2D view
-    assert viewer.layers["F0001_HA04 normal_z"].contrast_limits == [-1.0, 1.0]
+    nz = viewer.layers["F0001_HA04 normal_z"]
+    assert tuple(nz.contrast_limits) == tuple(widget.view.maps["normal_z"].contrast_limits)
+    assert nz.colormap.name == widget.view.maps["normal_z"].colormap
     labels = viewer.layers["F0001_HA04 map names"]
     texts = list(labels.features["label"])
-    assert len(texts) == len(names) and texts[2].startswith("shape_index: ") and labels.visible
+    assert len(texts) == len(names) and labels.visible
+    for text, lay in zip(texts, maps):
+        assert text.startswith(lay.metadata["ferbench_map"] + ": ") and len(text) > len(lay.metadata["ferbench_map"]) + 5
     for (y, x), box in zip(labels.data, boxes):          # each label sits just above its own map
         assert box[0, 1] <= x <= box[1, 1] and y < box[0, 0]
     n_layers = len(viewer.layers)

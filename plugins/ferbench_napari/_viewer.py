@@ -31,6 +31,12 @@ def camera(viewer: Any) -> Any:
     return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera
 
 
+def _is_image(layer: Any) -> bool:
+    from napari.layers import Image
+
+    return isinstance(layer, Image)
+
+
 def _kind(layer: Any) -> str | None:
     return (getattr(layer, "metadata", None) or {}).get(KIND_KEY)
 
@@ -124,7 +130,7 @@ def free_origin(viewer: Any, exclude: str | None = None, gap: float = 16.0) -> t
     """(row, col) just below every ferbench 2D layer (those of group ``exclude`` left out)."""
     bottoms = []
     for lay in viewer.layers:
-        if is_ferbench_2d(lay) and lay.metadata.get(GROUP_KEY) != exclude and lay._type_string == "image":
+        if is_ferbench_2d(lay) and lay.metadata.get(GROUP_KEY) != exclude and _is_image(lay):
             bottoms.append(float(np.asarray(lay.extent.world, float)[1, -2]))
     return (max(bottoms) + gap, 0.0) if bottoms else (0.0, 0.0)
 
@@ -141,7 +147,7 @@ def replace_group(viewer: Any, group: str, tuples: Sequence[tuple[Any, dict, str
     old = group_layers(viewer, group)
     origin = (0.0, 0.0)
     if old:
-        imgs = [lay for lay in old if lay._type_string == "image"]
+        imgs = [lay for lay in old if _is_image(lay)]
         if imgs:
             origin = (min(float(np.asarray(lay.translate)[-2]) for lay in imgs)
                       - min(float(kw.get("translate", (0, 0))[0]) for _, kw, k in tuples if k == "image"), 0.0)
@@ -172,7 +178,8 @@ def _bbox(layers: Sequence[Any], axes: int) -> np.ndarray:
 
 
 def _canvas_hw(viewer: Any) -> tuple[float, float]:
-    size = getattr(viewer, "_canvas_size", None)
+    canvas = getattr(viewer, "canvas", None)
+    size = getattr(canvas, "size", None) if canvas is not None else None
     if size is not None and min(size) > 10:
         return float(size[0]), float(size[1])
     return 600.0, 800.0
@@ -180,7 +187,7 @@ def _canvas_hw(viewer: Any) -> tuple[float, float]:
 
 def zoom_to(viewer: Any, layers: Sequence[Any], margin: float = 0.92) -> None:
     """2D view centred on ``layers`` and zoomed so that they fill the canvas."""
-    layers = [lay for lay in layers if lay._type_string == "image"] or list(layers)
+    layers = [lay for lay in layers if _is_image(lay)] or list(layers)
     if not layers:
         return
     box = _bbox(layers, 2)
