@@ -252,11 +252,11 @@ def test_explain_lists_runs_folds_scans_and_draws_each_heat_map_on_its_input(mak
     widget.factory = tiny_model
     widget.set_results(Path(tiny_run).parent)                  # the results root: its runs are listed
     assert widget.run is not None and widget.run.path == run.path and not errors
-    assert [c for c in widget._fold.choices] == [f.index for f in run.folds(0)]
+    assert [c for c in widget._fold.choices if c is not None] == [f.index for f in run.folds(0)]
     assert widget._fold.native.itemText(0).startswith("fold 1 (")
     widget._fold.value = 1
     held = run.held_out(1)
-    assert list(widget._scan.choices) == [h.position for h in held]
+    assert [c for c in widget._scan.choices if c is not None] == [h.position for h in held]
     h = held[2]
     assert widget._scan.native.itemText(2).startswith(f"3: {h.subject} {h.expression}")
     widget._scan.value = 2
@@ -284,10 +284,10 @@ def test_explain_lists_runs_folds_scans_and_draws_each_heat_map_on_its_input(mak
     _wait(qtbot, widget)
     assert not errors and widget.view.method == "saliency" and len(viewer.layers) == n_layers
     widget._method.value = "gradcam"
-    widget.explain(position=10_000)                            # a bad choice: one short line, no new layer
-    _wait(qtbot, widget)
+    assert widget.explain(position=9_999) is None              # a bad choice: one short line, no new layer
     assert len(errors) == 1 and "\n" not in errors[0] and str(tiny_run) not in errors[0]
-    assert errors[0].startswith("ferbench: cannot explain held-out scan 10000 of fold 2 in tiny__p__seed0")
+    assert errors[0] == (f"ferbench: cannot explain held-out scan 10000 of fold 2 in tiny__p__seed0: fold 2 holds "
+                         f"{len(held)} held-out scans (1-{len(held)})")
     assert len(viewer.layers) == n_layers
 
 

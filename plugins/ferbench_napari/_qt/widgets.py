@@ -65,6 +65,26 @@ class _ElidedLabel(QLabel):
         self._elide()
 
 
+def _combo(label: str, choices: list | None = None, **kwargs: Any) -> ComboBox:
+    """A ComboBox whose choices live in the widget (napari's ``reset_choices`` on layer changes keeps them)."""
+    state: list = list(choices or [])
+    box = ComboBox(label=label, choices=lambda _w=None: list(state), **kwargs)
+    box._ferbench_state = state
+    return box
+
+
+def _set_choices(box: ComboBox, choices: list, value: Any = "first") -> None:
+    """Replace a :func:`_combo`'s choices and pick ``value`` (default the first), without a change event storm."""
+    with box.changed.blocked():
+        box._ferbench_state[:] = list(choices)
+        box.reset_choices()
+        vals = [c[1] if isinstance(c, tuple) else c for c in choices]
+        if value == "first":
+            value = vals[0] if vals else None
+        if value in vals or (value is None and box._nullable):
+            box.value = value
+
+
 def _canvas(width: float, height: float):
     """A matplotlib figure on a Qt canvas for a dock (FigureCanvasQTAgg)."""
     from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -177,7 +197,7 @@ class _RunPicker(Container):
         super().__init__(labels=True)
         self._folder = FileEdit(label="results", mode="d",
                                 tooltip="a run folder of ferbench train / demo, or the results root holding runs")
-        self._run = ComboBox(label="run", choices=[], nullable=True, tooltip="runs found in the results folder")
+        self._run = _combo("run", tooltip="runs found in the results folder")
         self.extend([self._folder, self._run])
         self._folder.changed.connect(self._refresh)
         self._run.changed.connect(lambda *_: on_change())
@@ -193,8 +213,7 @@ class _RunPicker(Container):
         for r in runs:
             rel = os.path.relpath(str(r.path), root) if root else r.name
             choices.append((r.name if rel == "." else rel, r))
-        self._run.choices = choices
-        self._run.value = choices[0][1] if choices else None
+        _set_choices(self._run, choices)
         self._on_change()
 
     @property
@@ -321,7 +340,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
                            tooltip=f"one step per τ from {tasks.TAU_MIN} to 60 (GEMax Table 3), last step N = "
                                    f"{tasks.GEMAX_N} (unconstrained, about 1 s)")
         presets = [(("N (4096)" if t == tasks.GEMAX_N else str(t)), t) for t in tasks.TAU_PRESETS]
-        self._preset = ComboBox(label="τ of Table 3", choices=presets + [("other", None)], value=20, nullable=True)
+        self._preset = ComboBox(label="τ of Table 3", choices=presets + [("other", None)], value=20)
         self._tau_text = Label(label="τ value", value="20")
         self._size = ComboBox(label="size (px)", choices=[64, 112, 224], value=224)
         self.extend([self._tau, self._tau_text, self._preset, self._size])
@@ -545,13 +564,11 @@ class _FoldRunWidget(_RunWidget):
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer", **kwargs: Any) -> None:
         super().__init__(napari_viewer, **kwargs)
-        self._fold = ComboBox(label="fold", choices=[], nullable=True)
+        self._fold = _combo("fold")
         self.append(self._fold)
 
     def _on_run(self, run: Any) -> None:
-        ch = tasks.fold_choices(run)
-        self._fold.choices = ch
-        self._fold.value = ch[0][1] if ch else None
+        _set_choices(self._fold, tasks.fold_choices(run))
 
 
 class ExplainWidget(_FoldRunWidget):
@@ -565,7 +582,7 @@ class ExplainWidget(_FoldRunWidget):
     def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
         super().__init__(napari_viewer)
         self.view = None
-        self._scan = ComboBox(label="held-out scan", choices=[], nullable=True)
+        self._scan = _combo("held-out scan")
         self._method = ComboBox(label="method", choices=list(tasks.EXPLAIN_METHODS), value="gradcam")
         self._run_btn = PushButton(text="Explain")
         self.extend([self._scan, self._method, self._run_btn])
@@ -580,8 +597,7 @@ class ExplainWidget(_FoldRunWidget):
     def _fold_changed(self, *_: Any) -> None:
         run, fold = self.run, self._fold.value
         ch = tasks.held_out_choices(run, fold) if run is not None and fold is not None else []
-        self._scan.choices = ch
-        self._scan.value = ch[0][1] if ch else None
+        _set_choices(self._scan, ch)
 
     def explain(self, *_: Any, fold: int | None = None, position: int | None = None) -> Any:
         """Start explaining the chosen scan; returns the worker (or None on bad input)."""
@@ -593,6 +609,10 @@ class ExplainWidget(_FoldRunWidget):
             return None
         method = str(self._method.value)
         what = f"explain held-out scan {position + 1} of fold {fold + 1} in {run.name}"
+        n = len(run.held_out(fold))
+        if not 0 <= position < n:      # said 1-based, as the widget numbers them
+            self._fail(f"ferbench: cannot {what}: fold {fold + 1} holds {n} held-out scans (1-{n})")
+            return None
 
         def on_return(view: Any) -> None:
             self.view = view
@@ -614,7 +634,7 @@ class ResultsWidget(_RunWidget):
         self.view = None
         self.confusion_display = None
         self.accuracy_display = None
-        self._paper = ComboBox(label="paper table", choices=[("none (ferbench only)", None)], nullable=True)
+        self._paper = _combo("paper table", [("none (ferbench only)", None)])
         self._summary = QLabel("")
         self._summary.setWordWrap(True)
         self._summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
@@ -630,9 +650,7 @@ class ResultsWidget(_RunWidget):
 
         choices = [("none (ferbench only)", None)] + [(f"{run.paper}: {lab}", tab)
                                                     for lab, tab in paper_comparisons(run.paper)]
-        with self._paper.changed.blocked():
-            self._paper.choices = choices
-            self._paper.value = choices[1][1] if len(choices) > 1 else None
+        _set_choices(self._paper, choices, choices[1][1] if len(choices) > 1 else None)
         self.update_results()
 
     @property
@@ -784,8 +802,8 @@ class PredictWidget(_ScanLayerWidget):
         self.factory: Callable | None = None
         self._models: dict[Any, dict] = {}
         self._picker = _RunPicker(self._run_changed)
-        self._folds = ComboBox(label="folds", choices=[("all folds averaged", "all")], value="all")
-        self._class = ComboBox(label="CAM of", choices=[("predicted class", None)], nullable=True)
+        self._folds = _combo("folds", [("all folds averaged", "all")])
+        self._class = _combo("CAM of", [("predicted class", None)])
         self._method = ComboBox(label="method", choices=[m for m in tasks.EXPLAIN_METHODS if m != "saliency"],
                                 value="gradcam")
         self._device = Label(label="device", value=self._device_text())
@@ -822,10 +840,8 @@ class PredictWidget(_ScanLayerWidget):
                 self._fail(f"ferbench: no ferbench run in {os.path.basename(self._picker.folder.rstrip(os.sep))}")
             return
         try:
-            self._folds.choices = [("all folds averaged", "all")] + tasks.fold_choices(run)
-            self._folds.value = "all"
-            self._class.choices = [("predicted class", None)] + [(c, c) for c in run.classes]
-            self._class.value = None
+            _set_choices(self._folds, [("all folds averaged", "all")] + tasks.fold_choices(run))
+            _set_choices(self._class, [("predicted class", None)] + [(c, c) for c in run.classes])
             self._say(run.name)
         except (FerbenchError, OSError, ValueError, KeyError) as exc:
             self._fail(tasks.one_line_error("open run", run.name, exc))
