@@ -105,7 +105,7 @@ def test_opening_scans_shows_them_in_3d_side_by_side(make_napari_viewer, scan_fi
     assert viewer.dims.ndisplay == 3
     from ferbench_napari._viewer import camera
 
-    assert tuple(camera(viewer).angles) == (0.0, 0.0, 90.0)
+    assert tuple(camera(viewer).angles) == (0.0, 0.0, 0.0)       # front view, upright
     viewer.open_sample("ferbench", "synthetic_face")
     surfaces = [lay for lay in viewer.layers if lay._type_string == "surface"]
     points = [lay for lay in viewer.layers if lay._type_string == "points"]
@@ -155,7 +155,7 @@ def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer
     texts = list(labels.features["label"])
     assert len(texts) == len(names) and labels.visible
     for text, lay in zip(texts, maps):
-        assert text.startswith(lay.metadata["ferbench_map"] + ": ") and len(text) > len(lay.metadata["ferbench_map"]) + 5
+        assert text == widget.view.maps[lay.metadata["ferbench_map"]].full_name
     for (y, x), box in zip(labels.data, boxes):          # each label sits just above its own map
         assert box[0, 1] <= x <= box[1, 1] and y < box[0, 0]
     n_layers = len(viewer.layers)

@@ -22,16 +22,17 @@ def scan_to_layers(scan) -> list[tuple[Any, dict, str]]:
     """
     import numpy as np
 
-    from ferbench_napari.tasks import KIND_KEY, SCAN_KEY, SOURCE_KEY, scan_name, scan_title
+    from ferbench_napari.tasks import KIND_KEY, SCAN_KEY, SOURCE_KEY, scan_name, short_scan_name
+    from ferbench.views.labels import title_label
 
-    name = scan_name(scan)
+    name = short_scan_name(scan)      # napari's layer list cuts long names: "F0001_AN01 (synthetic)"
     label = " ".join(str(v) for v in (scan.meta.subject, scan.meta.expression, scan.meta.intensity) if v is not None)
-    title = scan_title(scan)
+    title = title_label(name, bool(scan.meta.synthetic))
     surf = scan.split_seams() if scan.texcoord_faces is not None else scan  # exact colours along UV seams
     v = surf.vertices
     napari_xyz = np.column_stack([v[:, 2], -v[:, 1], v[:, 0]])
     rgb = surf.vertex_rgb().astype(np.float32) / 255.0
-    key = f"{name}#{id(scan)}"        # pairs a surface with its landmarks when the viewer places them
+    key = f"{scan_name(scan)}#{id(scan)}"        # pairs a surface with its landmarks when the viewer places them
     layers = [((napari_xyz, surf.faces), {"name": title, "vertex_colors": rgb, "shading": "smooth",
                                            "metadata": {"labels": label, "synthetic": scan.meta.synthetic,
                                                         SCAN_KEY: scan, SOURCE_KEY: scan.meta.source_path,

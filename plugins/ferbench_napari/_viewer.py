@@ -21,6 +21,8 @@ __all__ = ["install_viewer_hooks", "is_ferbench_2d", "show_3d", "replace_group",
            "group_layers"]
 
 _HOOKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+FRONT_VIEW = (0.0, 0.0, 0.0)
+"""Camera angles looking at the reader's (z, -y, x) faces from the front, upright (napari 0.9)."""
 SCAN_GAP = 0.15
 """Gap between scans placed side by side, as a fraction of the earlier scans' width."""
 
@@ -102,12 +104,12 @@ def show_3d(viewer: Any) -> None:
     """3D view framed on the scans, looking at the faces from the front."""
     viewer.dims.ndisplay = 3
     _sync_visibility(viewer)
-    camera(viewer).angles = (0.0, 0.0, 90.0)
     scans = [lay for lay in viewer.layers if _kind(lay) in SCAN_KINDS]
     if scans:
         _frame(viewer, scans)
     else:
         viewer.reset_view()
+    camera(viewer).angles = FRONT_VIEW
 
 
 def _sync_visibility(viewer: Any) -> None:
@@ -135,8 +137,8 @@ def free_origin(viewer: Any, exclude: str | None = None, gap: float = 16.0) -> t
     return (max(bottoms) + gap, 0.0) if bottoms else (0.0, 0.0)
 
 
-def replace_group(viewer: Any, group: str, tuples: Sequence[tuple[Any, dict, str]], *, zoom: bool = True
-                  ) -> list[Any]:
+def replace_group(viewer: Any, group: str, tuples: Sequence[tuple[Any, dict, str]], *, zoom: bool = True,
+                  show: bool = True) -> list[Any]:
     """Put a result's layers in the viewer in place of its group's previous ones.
 
     The group keeps its place when it was shown before, else goes below the other 2D results; the view
@@ -164,10 +166,10 @@ def replace_group(viewer: Any, group: str, tuples: Sequence[tuple[Any, dict, str
         t = np.asarray(kw.get("translate", (0.0, 0.0)), float)
         kw["translate"] = (t[0] + origin[0], t[1] + origin[1])
         added.append(viewer.add_layer(Layer.create(data, kw, kind)))
-    if viewer.dims.ndisplay != 2:
+    if show and viewer.dims.ndisplay != 2:
         viewer.dims.ndisplay = 2
     _sync_visibility(viewer)
-    if zoom:
+    if zoom and show:
         zoom_to(viewer, added)
     return added
 
@@ -185,9 +187,9 @@ def _canvas_hw(viewer: Any) -> tuple[float, float]:
     return 600.0, 800.0
 
 
-def zoom_to(viewer: Any, layers: Sequence[Any], margin: float = 0.92) -> None:
-    """2D view centred on ``layers`` and zoomed so that they fill the canvas."""
-    layers = [lay for lay in layers if _is_image(lay)] or list(layers)
+def zoom_to(viewer: Any, layers: Sequence[Any], margin: float = 0.9) -> None:
+    """2D view centred on ``layers`` (images and their labels) and zoomed so that they fill the canvas."""
+    layers = list(layers)
     if not layers:
         return
     box = _bbox(layers, 2)

@@ -293,21 +293,22 @@ def short_scan_name(scan: "Scan") -> str:
 
 
 def grid_origins(n: int, size: float, origin: tuple[float, float] = (0.0, 0.0), ncols: int | None = None,
-                 gap: float | None = None) -> list[tuple[float, float]]:
+                 gap: float | None = None, hgap: float | None = None) -> list[tuple[float, float]]:
     """Top-left (row, col) world positions of ``n`` cells of side ``size`` laid out row by row, with a
-    gap above each cell for its label (no two cells overlap)."""
+    gap above each cell for its label and between columns for the label's width (no two cells overlap)."""
     import math
 
     ncols = int(ncols or max(1, math.ceil(math.sqrt(n))))
-    gap = float(size) * 0.18 if gap is None else float(gap)
-    step = float(size) + gap
-    return [(origin[0] + gap + (i // ncols) * step, origin[1] + (i % ncols) * step) for i in range(n)]
+    gap = float(size) * 0.2 if gap is None else float(gap)
+    hgap = float(size) * 0.45 if hgap is None else float(hgap)
+    return [(origin[0] + gap + (i // ncols) * (size + gap), origin[1] + (i % ncols) * (size + hgap))
+            for i in range(n)]
 
 
 def label_layer_tuple(name: str, origins: Sequence[tuple[float, float]], size: float, texts: Sequence[str],
                       metadata: dict, font: float = 9) -> tuple[np.ndarray, dict, str]:
     """A Points layer drawing one text label centred above each cell (the points themselves invisible)."""
-    pts = np.array([(r - 0.09 * size, c + size / 2) for r, c in origins], float).reshape(-1, 2)
+    pts = np.array([(r - 0.1 * size, c + size / 2) for r, c in origins], float).reshape(-1, 2)
     return pts, {"name": name, "features": {"label": list(texts)},
                  "text": {"string": "{label}", "size": font, "color": "white", "anchor": "center"},
                  "size": 0.5, "face_color": "transparent", "border_width": 0, "metadata": dict(metadata),
@@ -324,7 +325,7 @@ def map_grid_layers(scan: "Scan", view: Any, origin: tuple[float, float] = (0.0,
     """
     maps = list(view.maps.values())
     size = float(view.size)
-    origins = grid_origins(len(maps), size, origin)
+    origins = grid_origins(len(maps), size, origin, hgap=0.62 * size)
     short = short_scan_name(scan)
     group = f"maps {scan_name(scan)}"
     md = {KIND_KEY: "map", GROUP_KEY: group, "synthetic": bool(scan.meta.synthetic), SOURCE_KEY: scan.meta.source_path}
@@ -335,7 +336,7 @@ def map_grid_layers(scan: "Scan", view: Any, origin: tuple[float, float] = (0.0,
         kw["translate"] = (r, c)
         kw["metadata"] = dict(kw["metadata"], **md, ferbench_map=layer.name, full_name=layer.full_name)
         out.append((data, kw, kind))
-    texts = [f"{m.name}: {m.full_name}" if m.full_name and m.full_name != m.name else m.name for m in maps]
+    texts = [m.full_name or m.name for m in maps]
     synth = _synthetic_suffix(bool(scan.meta.synthetic))
     out.append(label_layer_tuple(f"{short} map names", origins, size, texts,
                                  dict(md, **{KIND_KEY: "labels"}, title=f"{scan_name(scan)}{synth}")))
@@ -380,29 +381,35 @@ def explanation_grid_layers(inputs: dict[str, np.ndarray], heatmaps: dict[str, n
     prefixed by ``group``."""
     cells = explanation_cells(list(inputs), list(heatmaps))
     size = float(max(a.shape[0] for a in inputs.values()))
-    origins = grid_origins(len(cells), size, origin, ncols=min(len(cells), 6))
+    top = (origin[0] + (0.3 * size if heading else 0.0), origin[1])
+    ncols = min(len(cells), 5)
+    origins = grid_origins(len(cells), size, top, ncols=ncols, hgap=0.6 * size)
+    prefix = {"explain": "ex", "predict": "pr"}.get(group, group)
     md = dict(metadata or {}, **{KIND_KEY: kind, GROUP_KEY: group})
     out: list[tuple[Any, dict, str]] = []
     texts = []
     for k, ((inp, heat), (r, c)) in enumerate(zip(cells, origins)):
         data = inputs[inp]
         rgb = data.ndim == 3
-        kw = {"name": f"{group} {k + 1} {inp}", "rgb": rgb, "translate": (r, c),
+        kw = {"name": f"{prefix}{k + 1} {inp}", "rgb": rgb, "translate": (r, c),
               "metadata": dict(md, ferbench_input=inp, ferbench_cell=k)}
         if not rgb:
             lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
             kw.update(colormap="gray", contrast_limits=(lo, hi if hi > lo else lo + 1.0))
         out.append((data, kw, "image"))
         if heat is not None:
-            out.append((heatmaps[heat], {"name": f"{group} {k + 1} {heat}", "colormap": "jet", "opacity": 0.5,
+            out.append((heatmaps[heat], {"name": f"{prefix}{k + 1} {heat.replace('attention', 'attn')}", "colormap": "jet", "opacity": 0.5,
                                          "blending": "translucent", "contrast_limits": (0.0, 1.0),
                                          "translate": (r, c),
                                          "metadata": dict(md, ferbench_heatmap=heat, ferbench_cell=k)}, "image"))
-        t = (titles or {}).get(heat or inp, heat or f"input {inp}")
-        texts.append(t if heat is None else f"{t} on {inp}")
-    if heading:
-        texts = [f"{heading}\n{t}" if i == 0 else t for i, t in enumerate(texts)]
+        name = (titles or {}).get(heat or inp, heat or f"input {inp}")
+        texts.append(name if heat is None or name.endswith(inp) or name.startswith("attention")
+                     else f"{name} on {inp}")
     out.append(label_layer_tuple(f"{group} labels", origins, size, texts, dict(md, **{KIND_KEY: kind})))
+    if heading:
+        width = ncols * size + (ncols - 1) * 0.6 * size
+        out.append(label_layer_tuple(f"{group} title", [(origin[0] + 0.2 * size, origin[1])], width, [heading],
+                                     dict(md, **{KIND_KEY: kind}), font=10))
     return out
 
 

@@ -350,7 +350,8 @@ class GEMaxTauWidget(_ScanLayerWidget):
         self._add_status()
         self._tau.changed.connect(self._on_tau)
         self._preset.changed.connect(self._on_preset)
-        self._size.changed.connect(self._on_scan)
+        self._show = False         # the pending request comes from τ / size moved here: show it in the 2D view
+        self._size.changed.connect(self._on_size)
         self._layer_combo.changed.connect(self._on_scan)
         self.reset_choices()
 
@@ -373,7 +374,14 @@ class GEMaxTauWidget(_ScanLayerWidget):
         return self.status
 
     # -- events -------------------------------------------------------------------------------
+    def _on_size(self, *_: Any) -> None:
+        self._show = True
+        self.curve = None
+        self._request()
+        self._request_curve()
+
     def _on_tau(self, _pos: int) -> None:
+        self._show = True
         tau = self.tau
         self._tau_text.value = f"N = {tau}" if tau == tasks.GEMAX_N else str(tau)
         want = tau if tau in tasks.TAU_PRESETS else None
@@ -397,7 +405,10 @@ class GEMaxTauWidget(_ScanLayerWidget):
         if layer is None:
             self._say("open a scan (File > Open or the sample face) to see its GEMax map")
             return
-        self._pending = (layer, self.tau, int(self._size.value))
+        if not self._show and not self.native.isVisible():
+            return       # a closed dock does not follow the layers opened elsewhere
+        self._pending = (layer, self.tau, int(self._size.value), self._show)
+        self._show = False
         if self._worker is None:
             self._start_next()
 
@@ -405,7 +416,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
         from ferbench.views.gemax import entropy_curve
 
         scan = self._scan() if self._layer_combo.value is not None else None
-        if scan is None or self._curve_worker is not None:
+        if scan is None or self._curve_worker is not None or not (self._show or self.native.isVisible()):
             return
         size = int(self._size.value)
         taus = list(range(tasks.TAU_MIN, 61)) + [tasks.GEMAX_N]
@@ -471,7 +482,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
     def _start_next(self) -> None:
         if self._pending is None:
             return
-        layer, tau, size = self._pending
+        layer, tau, size, show = self._pending
         self._pending = None
         scan = self._scan()
         if scan is None:
@@ -504,7 +515,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
                                         [f"GEMax depth map of {title}"], dict(md, **{tasks.KIND_KEY: "labels"}))
                 kw["translate"] = (0.18 * view.map.shape[0], 0.0)
                 lab[0][:, 0] += 0.18 * view.map.shape[0]
-                _viewer.replace_group(self._viewer, group, [(view.map, kw, "image"), lab])
+                _viewer.replace_group(self._viewer, group, [(view.map, kw, "image"), lab], show=show)
             self._say(view.text())
 
         def on_finish() -> None:
@@ -640,7 +651,8 @@ class ResultsWidget(_RunWidget):
         self._summary.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.append(self._paper)
         self.native.layout().addWidget(self._summary)
-        self._fig, self._canvas = _canvas(8.4, 6.2)
+        self._fig, self._canvas = _canvas(6.4, 9.6)
+        self._canvas.setMinimumWidth(480)
         self.native.layout().addWidget(self._canvas)
         self._add_status()
         self._paper.changed.connect(lambda *_: self.update_results())
@@ -683,10 +695,13 @@ class ResultsWidget(_RunWidget):
         self.accuracy_display = AccuracyTableDisplay.from_view(view)
         fig = self._fig
         fig.clear()
-        n = 3 if view.paper_confusion is not None else 1
-        gs = fig.add_gridspec(2, n, height_ratios=[1.15, 1])
-        self.confusion_display.plot([fig.add_subplot(gs[0, i]) for i in range(n)])
-        self.accuracy_display.plot(fig.add_subplot(gs[1, :]))
+        # ours | paper, then difference | (empty), then the per-class bars across: readable in a dock
+        gs = fig.add_gridspec(3, 2, height_ratios=[1, 1, 0.9])
+        axes = [fig.add_subplot(gs[0, 0])]
+        if view.paper_confusion is not None:
+            axes += [fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0])]
+        self.confusion_display.plot(axes)
+        self.accuracy_display.plot(fig.add_subplot(gs[2, :]))
         for ax in fig.axes:
             ax.tick_params(labelsize=7)
             ax.title.set_fontsize(8)
@@ -741,10 +756,10 @@ class EmbeddingWidget(_FoldRunWidget):
         v = self.view
         ax = self._ax
         ax.clear()
-        EmbeddingDisplay.from_view(v).plot(ax, s=26)
+        EmbeddingDisplay.from_view(v).plot(ax, s=40)
         bad = v.misclassified
         if bad.any():
-            ax.scatter(v.points[bad, 0], v.points[bad, 1], s=70, facecolors="none", edgecolors="black",
+            ax.scatter(v.points[bad, 0], v.points[bad, 1], s=90, facecolors="none", edgecolors="black",
                        linewidths=1.2, label="misclassified")
             ax.legend(fontsize=7, loc="best")
         self._pick_artist = ax.scatter(v.points[:, 0], v.points[:, 1], s=30, alpha=0.0, picker=True, pickradius=6)
