@@ -186,7 +186,7 @@ def test_attribute_maps_widget_reports_a_scan_that_fails_to_preprocess(make_napa
     viewer.add_layer(Layer.create(data, kw, kind))
     widget = _dock(viewer, "Attribute maps")
     widget.reset_choices()
-    assert widget._layer_combo.value.name == "flat.ply"
+    assert widget._layer_combo.value.name == "flat"
     widget._size.value = 32
     n_layers = len(viewer.layers)
     widget.compute()
@@ -331,7 +331,8 @@ def test_clicking_an_embedded_point_opens_its_scan_and_explanation(make_napari_v
     _wait(qtbot, widget)
     view = widget.view
     assert view is not None and view.fold == 0 and len(view.paths) == len(widget.run.held_out(0))
-    i = 3
+    d = np.linalg.norm(view.points[:, None] - view.points[None], axis=-1) + np.eye(len(view.points)) * 1e9
+    i = int(d.min(1).argmax())                 # the point farthest from the others: a click hits it alone
     target = Path(view.paths[i])               # the fake run's files are empty: give this one a real scan
     for p in scan_file.parent.iterdir():
         shutil.copy(p, target.with_name(target.stem + p.suffix) if p.stem == scan_file.stem else target.parent)

@@ -412,11 +412,11 @@ class GEMaxTauWidget(_ScanLayerWidget):
         if self._worker is None:
             self._start_next()
 
-    def _request_curve(self) -> None:
+    def _request_curve(self, force: bool = False) -> None:
         from ferbench.views.gemax import entropy_curve
 
         scan = self._scan() if self._layer_combo.value is not None else None
-        if scan is None or self._curve_worker is not None or not (self._show or self.native.isVisible()):
+        if scan is None or self._curve_worker is not None or not (force or self._show or self.native.isVisible()):
             return
         size = int(self._size.value)
         taus = list(range(tasks.TAU_MIN, 61)) + [tasks.GEMAX_N]
@@ -488,7 +488,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
         if scan is None:
             return
         if self.curve is None and self._curve_worker is None:
-            self._request_curve()
+            self._request_curve(force=show)
         cached = self._grid_cache
         source = cached[2] if cached is not None and cached[0] is scan and cached[1] == size else scan
         title = tasks.scan_title(scan)
@@ -770,7 +770,10 @@ class EmbeddingWidget(_FoldRunWidget):
     def _on_pick(self, event: Any) -> None:
         if event.artist is not getattr(self, "_pick_artist", None) or not len(event.ind):
             return
-        self.select(int(event.ind[0]))
+        ind = [int(i) for i in event.ind]       # the point nearest the click among those under it
+        xy = self._ax.transData.transform(self.view.points[ind])
+        d = (xy[:, 0] - event.mouseevent.x) ** 2 + (xy[:, 1] - event.mouseevent.y) ** 2
+        self.select(ind[int(d.argmin())])
 
     def select(self, i: int) -> Any:
         """Open point ``i``'s scan in the viewer and explain it (as clicking the point)."""
