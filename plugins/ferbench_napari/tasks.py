@@ -463,3 +463,27 @@ def held_out_choices(run: Any, fold: int) -> list[tuple[str, int]]:
         level = "" if h.intensity in (None, "", 0) else f" {h.intensity}"
         out.append((f"{h.position + 1}: {h.subject} {h.expression}{level}", h.position))
     return out
+
+
+def warm_up_imports() -> list[str]:
+    """Import what the first map / explanation / prediction needs (torch, torchvision, pytorch-grad-cam,
+    scikit-learn's t-SNE), so that a dock's first click does not wait for them: widgets run this in a
+    worker thread as soon as they open (the imports take 5-15 s on a busy 2-core machine).
+
+    Returns
+    -------
+    list of str
+        The modules that imported (a missing optional one is skipped).
+    """
+    import importlib
+
+    block_late_triton_import()        # before torchvision: see its docstring
+    done = []
+    for name in ("torch", "ferbench.maps", "torchvision", "pytorch_grad_cam", "ferbench.explain",
+                 "ferbench.eval.data", "sklearn.manifold"):
+        try:
+            importlib.import_module(name)
+            done.append(name)
+        except ImportError:
+            pass
+    return done

@@ -32,6 +32,15 @@ FULL_TAU_POSITION = 61
 """Slider position standing for τ = N (unconstrained): positions 16..60 are Table 3's range, one per step."""
 
 
+_WARM: dict[str, Any] = {}
+
+
+def _warm_up() -> None:
+    """Start importing torch & co. in a worker thread, once per process (see :func:`tasks.warm_up_imports`)."""
+    if "worker" not in _WARM:
+        _WARM["worker"] = create_worker(tasks.warm_up_imports, _start_thread=True)
+
+
 def _is_scan_layer(layer: Any) -> bool:
     from napari.layers import Surface
 
@@ -104,6 +113,7 @@ class _ViewerWidget(Container):
         super().__init__(**kwargs)
         self._viewer = napari_viewer
         _viewer.install_viewer_hooks(napari_viewer)
+        _warm_up()
         self._line = _ElidedLabel()
         self.worker = None
 
