@@ -403,8 +403,9 @@ def explanation_grid_layers(inputs: dict[str, np.ndarray], heatmaps: dict[str, n
                                          "translate": (r, c),
                                          "metadata": dict(md, ferbench_heatmap=heat, ferbench_cell=k)}, "image"))
         name = (titles or {}).get(heat or inp, heat or f"input {inp}")
-        texts.append(name if heat is None or name.endswith(inp) or name.startswith("attention")
-                     else f"{name} on {inp}")
+        if name.startswith("attention "):            # "attn gray_lbp": fits above a cell at any zoom
+            name = "attn " + name[len("attention "):]
+        texts.append(name if heat is None or name.endswith(inp) or name.startswith("attn") else f"{name} on {inp}")
     out.append(label_layer_tuple(f"{group} labels", origins, size, texts, dict(md, **{KIND_KEY: kind})))
     if heading:
         width = ncols * size + (ncols - 1) * 0.6 * size
