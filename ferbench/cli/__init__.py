@@ -56,7 +56,7 @@ def _cmd_index(a: argparse.Namespace) -> int:
     from ferbench.io.dataset import index_dataset
 
     idx = index_dataset(a.root, dataset=a.dataset)
-    print(idx.summary() if hasattr(idx, "summary") else f"{len(idx)} scans, {len(idx.subjects())} subjects")
+    print(idx.summary())
     return 0
 
 
@@ -105,9 +105,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from ferbench.eval.commands import evaluate
 
     res = evaluate(a.results, a.data, device=a.device, progress=not a.no_progress)
-    acc = res.get("accuracy") if isinstance(res, dict) else None
-    print(f"ferbench evaluate: {res.get('label', '') if isinstance(res, dict) else ''} accuracy "
-          f"{acc if acc is not None else res}")
+    print(f"ferbench evaluate: {res['label']} accuracy {res['accuracy']}")
     return 0
 
 

@@ -181,7 +181,8 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     from ferbench.eval.data import InputSet, MapCache, record_to_dict
     from ferbench.eval.metrics import summarise
     from ferbench.eval.protocols import make_splits
-    from ferbench.eval.results import SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint
+    from ferbench.eval.results import (SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint,
+                                       resolve_map_fn)
     from ferbench.eval.training import load_checkpoint, predict
     from ferbench.views.labels import title_label
 
@@ -219,7 +220,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         if ckpts is not None:
             pairs = [(s, c) for s, c in pairs if c.resolve() == ckpts[0].resolve()]
         modality, n_classes, classes = ps.modality, ps.n_classes, ps.classes
-        map_fn = map_fn if map_fn is not None else _resolve_fn(run.settings.get("map_fn"))
+        map_fn = map_fn if map_fn is not None else resolve_map_fn(run.settings.get("map_fn"))
         cache_dir = cache_dir or run.cache_dir
     else:
         from ferbench.labels import EXPRESSIONS, label_index
@@ -266,12 +267,6 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     if run is not None:
         run.write_evaluation(out)
     return out
-
-
-def _resolve_fn(name: str | None):
-    from ferbench.eval.results import resolve_map_fn
-
-    return resolve_map_fn(name)
 
 
 def linear_probe(results: str | os.PathLike, fold: int = 0, round: int = 0, *, C: float = 0.1,
