@@ -37,7 +37,8 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
           scheduler: str | None = None, model_options: dict[str, Any] | None = None, workers: int | None = None,
           map_fn: Callable | None = None, cache_dir: str | os.PathLike | None = None,
           save_features: bool = False, stop_after_epoch: int | None = None, index=None,
-          max_splits: int | None = None, recalibrate_bn: bool | None = None) -> Path:
+          max_splits: int | None = None, recalibrate_bn: bool | None = None,
+          dask_scheduler: str | None = None) -> Path:
     """Train ``model_name`` under a subject-independent protocol and write a results folder.
 
     Parameters
@@ -65,6 +66,10 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
         results record how many of how many splits were run.
     recalibrate_bn
         Override the preset's precise-BatchNorm recalibration after the last epoch.
+    dask_scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``): every split is a task on its
+        workers (instead of ``workers`` local processes). Data, ``out_dir`` and the cache must be on
+        a file system every worker mounts.
 
     Returns
     -------
@@ -85,17 +90,31 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
             raise FerbenchError(f"max_splits must be >= 1, got {max_splits}")
         ps.meta["splits_run"] = f"first {min(max_splits, len(ps.splits))} of {len(ps.splits)}"
         ps.splits = ps.splits[:max_splits]
-    probe = build_model(model_name, ps.n_classes, size, model_options)
-    paper = getattr(probe, "paper", "")
-    del probe
+    if isinstance(model_name, str):  # the paper (training preset) comes from the model's settings: nothing built
+        from ferbench.models import check_options, model_cfg
+
+        try:
+            paper = model_cfg(model_name).paper
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+        check_options(model_name, dict(model_options or {}))
+    else:  # a factory says its paper once built
+        paper = getattr(build_model(model_name, ps.n_classes, size, model_options), "paper", "")
     cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
                      seed=seed, recalibrate_bn=recalibrate_bn)
     name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
     out = Path(out_dir) / results_folder_name(name, protocol, seed)
-    return run_protocol(model_name, ps, out, cfg, model_options=model_options, size=size, device=device,
-                        executor=executor, workers=workers, progress=progress, map_fn=map_fn, cache_dir=cache_dir,
-                        stop_after_epoch=stop_after_epoch, save_features=save_features,
-                        data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+    kw = dict(model_options=model_options, size=size, device=device, workers=workers, progress=progress,
+              map_fn=map_fn, cache_dir=cache_dir, stop_after_epoch=stop_after_epoch, save_features=save_features,
+              data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+    if dask_scheduler is None:
+        return run_protocol(model_name, ps, out, cfg, executor=executor, **kw)
+    if executor is not None or workers is not None:
+        raise FerbenchError("give either a Dask scheduler or local workers / an executor, not both")
+    from ferbench.eval.runner import dask_client
+
+    with dask_client(dask_scheduler) as client:
+        return run_protocol(model_name, ps, out, cfg, executor=client, **kw)
 
 
 def _check_train_settings(*, epochs, batch_size, lr, folds, rounds, seed, size, max_subjects, max_splits, workers,
@@ -162,7 +181,8 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     from ferbench.eval.data import InputSet, MapCache, record_to_dict
     from ferbench.eval.metrics import summarise
     from ferbench.eval.protocols import make_splits
-    from ferbench.eval.results import SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint
+    from ferbench.eval.results import (SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint,
+                                       resolve_map_fn)
     from ferbench.eval.training import load_checkpoint, predict
     from ferbench.views.labels import title_label
 
@@ -200,7 +220,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         if ckpts is not None:
             pairs = [(s, c) for s, c in pairs if c.resolve() == ckpts[0].resolve()]
         modality, n_classes, classes = ps.modality, ps.n_classes, ps.classes
-        map_fn = map_fn if map_fn is not None else _resolve_fn(run.settings.get("map_fn"))
+        map_fn = map_fn if map_fn is not None else resolve_map_fn(run.settings.get("map_fn"))
         cache_dir = cache_dir or run.cache_dir
     else:
         from ferbench.labels import EXPRESSIONS, label_index
@@ -247,12 +267,6 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     if run is not None:
         run.write_evaluation(out)
     return out
-
-
-def _resolve_fn(name: str | None):
-    from ferbench.eval.results import resolve_map_fn
-
-    return resolve_map_fn(name)
 
 
 def linear_probe(results: str | os.PathLike, fold: int = 0, round: int = 0, *, C: float = 0.1,
