@@ -57,7 +57,7 @@ def main(argv=None) -> int:
 
     work = Path(a.work)
     results = Path(a.results) if a.results else _make_run(work)
-    scan = str(sorted((work / "data").rglob("*_SA04WH_F3D.wrl"))[0]) if (work / "data").is_dir() else None
+    scan = str(sorted((work / "data").rglob("*_SA04??_F3D.wrl"))[0]) if (work / "data").is_dir() else None
     viewer = napari.Viewer(show=False)
     app = QApplication.instance()
     print(f"napari viewer up in {time.perf_counter() - t_import:.2f} s (imports included)")

@@ -32,7 +32,7 @@ def _save(img, path: Path, width: int) -> None:
     im = Image.fromarray(img[..., :3]) if not isinstance(img, Image.Image) else img.convert("RGB")
     if im.width > width:
         im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
-    im.quantize(colors=192, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    im.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
     print(f"{path} ({path.stat().st_size // 1024} KB)", flush=True)
 
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(a.work)
     results = Path(a.results) if a.results else _make_run(work)
-    scan = a.scan or str(sorted((work / "data").rglob("*_SA04WH_F3D.wrl"))[0])
+    scan = a.scan or str(sorted((work / "data").rglob("*_SA04??_F3D.wrl"))[0])
 
     viewer = napari.Viewer(title="ferbench", show=True)
     viewer.window._qt_window.resize(1500, 920)

@@ -341,6 +341,7 @@ def test_clicking_an_embedded_point_opens_its_scan_and_explanation(make_napari_v
     x, y = widget._ax.transData.transform(view.points[i])
     MouseEvent("button_press_event", canvas, x, y, button=1)._process()     # a click on the point
     assert widget.selected == i
+    np.testing.assert_allclose(widget._ring.get_offsets(), view.points[i:i + 1])    # the picked point is ringed
     _wait(qtbot, widget)
     assert widget.opened_layer is not None
     assert widget.opened_layer.metadata[tasks.SOURCE_KEY] == str(target)

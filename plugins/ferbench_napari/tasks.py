@@ -325,7 +325,9 @@ def map_grid_layers(scan: "Scan", view: Any, origin: tuple[float, float] = (0.0,
     """
     maps = list(view.maps.values())
     size = float(view.size)
-    origins = grid_origins(len(maps), size, origin, hgap=0.62 * size)
+    # three columns (two for up to four maps): room between cells for full names such as
+    # "surface normal, x component" at the zoom that fits the grid in a portrait canvas
+    origins = grid_origins(len(maps), size, origin, ncols=min(3, max(1, -(-len(maps) // 2))), hgap=0.8 * size)
     short = short_scan_name(scan)
     group = f"maps {scan_name(scan)}"
     md = {KIND_KEY: "map", GROUP_KEY: group, "synthetic": bool(scan.meta.synthetic), SOURCE_KEY: scan.meta.source_path}

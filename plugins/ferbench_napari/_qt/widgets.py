@@ -796,7 +796,7 @@ class EmbeddingWidget(_FoldRunWidget):
             return None
         self.selected = i
         self._ring.set_offsets(v.points[i:i + 1])
-        self._canvas.draw_idle()
+        self._canvas.draw()
         pos = next(h.position for h in run.held_out(v.fold) if h.record_index == v.record_indices[i])
         path = v.paths[i]
 
