@@ -712,8 +712,11 @@ class ResultsWidget(_RunWidget):
             axes += [fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0])]
         self.confusion_display.plot(axes)
         self.accuracy_display.plot(fig.add_subplot(gs[2, :]))
+        import textwrap
+
         for ax in fig.axes:
             ax.tick_params(labelsize=7)
+            ax.set_title(textwrap.fill(ax.get_title().replace("\n", " "), 44 if ax.bbox.width < 300 else 80))
             ax.title.set_fontsize(8)
             ax.xaxis.label.set_fontsize(7)
             ax.yaxis.label.set_fontsize(7)
