@@ -37,6 +37,7 @@ __all__ = [
     "block_late_triton_import", "explanation_layers", "KIND_KEY", "SCAN_KINDS", "short_scan_name",
     "grid_origins", "label_layer_tuple", "map_grid_layers", "explanation_cells", "explanation_grid_layers",
     "prediction_grid_layers", "scan_xyz_from_napari", "short_path_error", "held_out_choices", "fold_choices",
+    "explanation_view_layers", "warm_up_imports", "GROUP_KEY",
 ]
 
 KIND_KEY = "ferbench_kind"
@@ -196,9 +197,10 @@ def gemax_layer_name(scan: "Scan") -> str:
 class ExplainView(ExplanationView):
     """:class:`ferbench.views.ExplanationView` plus its napari layers."""
 
-    def layers(self) -> list[tuple[np.ndarray, dict, str]]:
-        """napari Image-layer tuples: the inputs (gray / RGB), then the heat maps (inferno, additive)."""
-        return explanation_layers(self)
+    def layers(self) -> list[tuple[Any, dict, str]]:
+        """napari layer tuples: each heat map over its own input, cells side by side and labelled
+        (:func:`explanation_view_layers`)."""
+        return explanation_view_layers(self)
 
 
 def explanation_layers(view: Any) -> list[tuple[np.ndarray, dict, str]]:
@@ -400,7 +402,8 @@ def explanation_grid_layers(inputs: dict[str, np.ndarray], heatmaps: dict[str, n
             kw.update(colormap="gray", contrast_limits=(lo, hi if hi > lo else lo + 1.0))
         out.append((data, kw, "image"))
         if heat is not None:
-            out.append((heatmaps[heat], {"name": f"{prefix}{k + 1} {heat.replace('attention', 'attn')}", "colormap": "jet", "opacity": 0.5,
+            short = heat.replace("attention", "attn")
+            out.append((heatmaps[heat], {"name": f"{prefix}{k + 1} {short}", "colormap": "jet", "opacity": 0.5,
                                          "blending": "translucent", "contrast_limits": (0.0, 1.0),
                                          "translate": (r, c),
                                          "metadata": dict(md, ferbench_heatmap=heat, ferbench_cell=k)}, "image"))

@@ -455,7 +455,8 @@ class GEMaxTauWidget(_ScanLayerWidget):
         x = np.array([t if t <= 60 else 66 for t in c.taus], float)
         ours = np.asarray(c.entropies, float)
         fine = x <= 60
-        ax.plot(x[fine], ours[fine], "-", color="#1f77b4", lw=1.5, label="ferbench" + (" (synthetic)" if c.synthetic else ""))
+        ax.plot(x[fine], ours[fine], "-", color="#1f77b4", lw=1.5,
+                label="ferbench" + (" (synthetic)" if c.synthetic else ""))
         ax.plot(x[~fine], ours[~fine], "o", color="#1f77b4", ms=4)
         paper = np.asarray(c.paper_entropies, float)
         ok = np.isfinite(paper)
