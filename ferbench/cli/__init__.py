@@ -16,6 +16,7 @@ from ferbench.cli._args import OneLineParser, device, float_in, int_in, one_line
 from ferbench.errors import FerbenchError
 
 PAPERS = ("dfcnn", "gemax_fa", "attention_transformer", "cmcnn", "mffcnn")
+CAM_METHODS = ("gradcam", "hirescam", "gradcam++", "saliency")  # ferbench.views.EXPLAIN_METHODS (no import at start)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -109,6 +110,23 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(a: argparse.Namespace) -> int:
+    from ferbench.eval.inference import predict_scans
+
+    out = Path(a.out)
+    table = predict_scans(a.run, a.scans, folds="all" if a.fold is None else a.fold - 1, device=a.device,
+                          batch_size=a.batch_size, workers=a.workers, cam=a.cam,
+                          cam_dir=out / "cam" if a.cam else None, progress=not a.no_progress)
+    csv_path = table.write_csv(a.csv if a.csv else out / "predictions.csv")
+    print(f"ferbench predict: {table.summary_text()}")
+    print(f"ferbench predict: predictions written to {csv_path}")
+    if a.cam:
+        print(f"ferbench predict: {a.cam} images written to {out / 'cam'}")
+    for p in table.failed:  # one line per failure, on stderr too, so scripts see them
+        print(f"ferbench predict: error: {p.path}: {p.error}", file=sys.stderr)
+    return 1 if table.failed else 0
+
+
 def _cmd_models(a: argparse.Namespace) -> int:
     from ferbench.models import list_models
 
@@ -137,6 +155,13 @@ def out_dir(text: str) -> str:
     """An output folder: may not exist yet, but may not be an existing file."""
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: exists and is not a folder")
+    return text
+
+
+def out_file(text: str) -> str:
+    """An output file: may not exist yet, but may not be a folder."""
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, expected a file name")
     return text
 
 
@@ -250,6 +275,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("results", type=in_path)
     sp.add_argument("--data", type=in_dir, default=None)
     sp.add_argument("--device", type=device, default=None)
+    sp.add_argument("--no-progress", action="store_true")
+
+    sp = add("predict", _cmd_predict, "predict the expression of scan files (folders: recursively) with a trained "
+                                      "results folder; writes a CSV and optional Grad-CAM images")
+    sp.add_argument("run", type=in_path, help="results folder (or one of its checkpoints)")
+    sp.add_argument("scans", nargs="+", type=in_path, metavar="SCAN_OR_FOLDER")
+    sp.add_argument("--fold", type=int_in(1, 1000), default=None,
+                    help="1-based fold to use (default: every fold, probabilities averaged)")
+    sp.add_argument("--out", type=out_dir, default="ferbench_output/predict",
+                    help="output folder for predictions.csv and cam/ (default: ./ferbench_output/predict)")
+    sp.add_argument("--csv", type=out_file, default=None, help="CSV file (default: OUT/predictions.csv)")
+    sp.add_argument("--cam", choices=CAM_METHODS, default=None,
+                    help="also write a heat map per scan and modality (input + overlay PNGs in OUT/cam)")
+    sp.add_argument("--batch-size", type=int_in(1, 100_000), default=32)
+    sp.add_argument("--workers", type=int_in(0, 64), default=2,
+                    help="threads reading and mapping scans ahead of the model (0: none)")
+    sp.add_argument("--device", type=device, default=None,
+                    help="torch device (default: cuda if available, else cpu)")
     sp.add_argument("--no-progress", action="store_true")
 
     add("models", _cmd_models, "list the registered models")
