@@ -115,6 +115,10 @@ def test_cli_predict_folder_with_a_corrupt_file(cm_run, tmp_path, capsys):
     with Image.open(pngs[0]) as im:
         assert im.width > 2 * 224 - 10 and im.height >= 224      # input + overlay, enlarged from 32 px
 
+    code = main(["predict", str(cm_run), src[0], "--fold", "3", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "no fold 3" in err and "folds 1-2" in err
+
 
 def test_predict_texture_model_on_a_scan_without_texture(cm_run, tmp_path):
     """A scan whose texture file is missing fails with the reason (CM-CNN needs texture), not a crash."""

@@ -522,6 +522,10 @@ def predict_scans(run, paths: Sequence[str | os.PathLike] | str | os.PathLike, *
     t0 = time.perf_counter()
     check_int("batch_size", batch_size, 1, 1_000_000)
     check_int("workers", workers, 0, 1024)
+    from ferbench.eval.results import Run, open_run
+
+    if not isinstance(run, (Predictor, Run)):
+        run = open_run(run)          # a wrong results folder is said before the scans are looked for
     files = find_scans([paths] if isinstance(paths, (str, os.PathLike)) else paths)
     pred = run if isinstance(run, Predictor) else load_predictor(run, folds, device, factory=factory, map_fn=map_fn)
     if cam is not None:
