@@ -95,6 +95,13 @@ def _cmd_train(a: argparse.Namespace) -> int:
         summary = Run(out).summary().text
     except FerbenchError:
         summary = "no results.json (no split finished)"
+    try:
+        excluded = Run(out).excluded
+    except FerbenchError:
+        excluded = []
+    if excluded:
+        print(f"ferbench train: {len(excluded)} scan(s) left out (they cannot give the model's inputs; "
+              f"listed in results.json), e.g. {excluded[0]['path']}: {excluded[0]['reason']}")
     print(f"ferbench train: {summary}")
     print(f"ferbench train: results written to {out}")
     return 0
@@ -232,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--overwrite", action="store_true",
                     help="replace a previous synthetic dataset in OUT (an interrupted one is always replaced)")
     sp.add_argument("--scanner-traits", type=float_in(0.0, 1.0), default=0.3, metavar="SHARE",
-                    help="share of BU-3DFE scans given scanner traits (seams, holes, spikes); 0 = none")
+                    help="share of BU-3DFE scans given scanner traits (seams, holes, spikes; a tenth of them "
+                         "also no texture file); 0 = none")
     sp.add_argument("--trait-kinds", nargs="+", default=None,
                     choices=["seams", "holes", "spikes", "missing_texture"])
     sp.add_argument("--no-progress", action="store_true")

@@ -78,14 +78,25 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
     _check_train_settings(epochs=epochs, batch_size=batch_size, lr=lr, folds=folds, rounds=rounds, seed=seed,
                           size=size, max_subjects=max_subjects, max_splits=max_splits, workers=workers,
                           stop_after_epoch=stop_after_epoch, device=device)
+    from ferbench.eval.data import exclude_unusable
+
     idx = index if index is not None else _index(data_dir)
     ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
+    probe = build_model(model_name, ps.n_classes, size, model_options)
+    # scans that cannot give this model's inputs (texture maps without texture) leave before splitting
+    _, excluded = exclude_unusable(_protocol_candidates(protocol, idx), probe.inputs, ps.modality)
+    if excluded:
+        if len(excluded) == len(_protocol_candidates(protocol, idx).records):
+            raise DatasetError(f"{data_dir or 'dataset'}: no scan usable by protocol {protocol} can give the "
+                               f"model's inputs ({excluded[0]['path']}: {excluded[0]['reason']})")
+        ps = make_splits(protocol, _without(idx, excluded), folds=folds, rounds=rounds, seed=seed,
+                         max_subjects=max_subjects)
+        ps.meta["excluded"] = excluded
     if max_splits is not None:
         if max_splits < 1:
             raise FerbenchError(f"max_splits must be >= 1, got {max_splits}")
         ps.meta["splits_run"] = f"first {min(max_splits, len(ps.splits))} of {len(ps.splits)}"
         ps.splits = ps.splits[:max_splits]
-    probe = build_model(model_name, ps.n_classes, size, model_options)
     paper = getattr(probe, "paper", "")
     del probe
     cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
@@ -96,6 +107,20 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
                         executor=executor, workers=workers, progress=progress, map_fn=map_fn, cache_dir=cache_dir,
                         stop_after_epoch=stop_after_epoch, save_features=save_features,
                         data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+
+
+def _protocol_candidates(protocol: str, index):
+    """The records a protocol may use (any subject it could select), as an index."""
+    from ferbench.eval.protocols import _candidates, get_protocol
+
+    return type(index)(_candidates(get_protocol(protocol), index), root=getattr(index, "root", None))
+
+
+def _without(index, excluded: list[dict[str, Any]]):
+    """The dataset index without the excluded records' paths."""
+    gone = {e["path"] for e in excluded}
+    return type(index)([r for r in index.records if r.path not in gone], skipped=getattr(index, "skipped", 0),
+                       skipped_paths=getattr(index, "skipped_paths", ()), root=getattr(index, "root", None))
 
 
 def _check_train_settings(*, epochs, batch_size, lr, folds, rounds, seed, size, max_subjects, max_splits, workers,
@@ -191,6 +216,14 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
 
     if run is not None:
         meta = res_json["protocol_meta"]
+        if meta.get("excluded") and run.settings.get("inputs"):
+            # the scans training left out (no texture for a texture map) leave again, so the splits match
+            from ferbench.eval.data import exclude_unusable
+
+            proto = res_json["protocol"].split("+")[0]
+            _, gone = exclude_unusable(_protocol_candidates(proto, idx), run.settings["inputs"],
+                                       run.settings.get("modality", "3d"), warn=False)
+            idx = _without(idx, gone)
         ps = make_splits(res_json["protocol"].split("+")[0], idx, folds=meta.get("n_folds"),
                          rounds=int(meta.get("rounds", 1)), seed=int(meta.get("seed", 0)),
                          max_subjects=meta.get("max_subjects"))
