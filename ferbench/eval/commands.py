@@ -239,6 +239,12 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         from ferbench.labels import EXPRESSIONS, label_index
 
         recs = [r for r in idx.records if r.expression in EXPRESSIONS]
+        ck_inputs = _checkpoint_inputs(ckpts[0])
+        if ck_inputs:       # scans that cannot give the model's inputs (texture maps without texture)
+            from ferbench.eval.data import exclude_unusable
+
+            idx = _without(idx, exclude_unusable(type(idx)(recs, root=getattr(idx, "root", None)), ck_inputs)[1])
+            recs = [r for r in idx.records if r.expression in EXPRESSIONS]
         if not recs:
             raise DatasetError(f"{data_dir}: no labelled expression scans to evaluate on")
         from ferbench.eval.protocols import ProtocolSplits, Split
@@ -280,6 +286,20 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     if run is not None:
         run.write_evaluation(out)
     return out
+
+
+def _checkpoint_inputs(path) -> list | None:
+    """The ``inputs`` a checkpoint's metadata names (None when it says nothing readable)."""
+    import json
+
+    from ferbench.eval.training import load_checkpoint
+
+    try:
+        meta = json.loads(load_checkpoint(path).get("meta_json", "{}") or "{}")
+    except (FerbenchError, OSError, ValueError):
+        return None
+    inputs = meta.get("inputs") if isinstance(meta, dict) else None
+    return inputs if isinstance(inputs, list) else None
 
 
 def _resolve_fn(name: str | None):
