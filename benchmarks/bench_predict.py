@@ -5,7 +5,8 @@ same scan files and in the same run:
 
 * the time of each stage for one scan at a time in this thread (read, preprocess, maps + stacking, model
   per scan in batches) and each stage's share of their sum;
-* ``ferbench.eval.inference.predict_scans`` end to end with 0, 1 and 2 reading threads (``--workers``);
+* ``ferbench.eval.inference.predict_scans`` end to end with 0, 1 and 2 reading threads (``--workers``) and
+  with 2 worker processes (``--processes``, their start-up included);
 * the model alone on the stacked batch (scans/s), the ceiling end-to-end throughput is compared with.
 
 The scans are a generated synthetic BU-3DFE-layout dataset (or ``--data``), read from disk each time (the
@@ -24,6 +25,11 @@ import os
 import tempfile
 import time
 import warnings
+
+
+PAPER_MODELS = ("dfcnn", "gemax_fa", "attention_transformer", "cmcnn", "mffcnn")
+SMALL_SIZE = {"mffcnn": 60}
+"""Models whose geometry does not allow the default small size (MFF-CNN's patches: as bench_models.py)."""
 
 
 def _sync(device) -> None:
@@ -86,13 +92,14 @@ def model_alone(net, x, device, batch: int, repeats: int = 3) -> float:
     return best / len(x)
 
 
-def end_to_end(files, net, batch: int, workers: int) -> float:
-    """Scans/s of :func:`ferbench.eval.inference.predict_scans` (the ``ferbench predict`` path)."""
+def end_to_end(files, net, batch: int, workers: int, processes: bool = False) -> float:
+    """Scans/s of :func:`ferbench.eval.inference.predict_scans` (the ``ferbench predict`` path; worker
+    processes' start-up included)."""
     from ferbench.eval.inference import Predictor, predict_scans
 
     pred = Predictor([net])
     t0 = time.perf_counter()
-    table = predict_scans(pred, files, batch_size=batch, workers=workers, progress=False)
+    table = predict_scans(pred, files, batch_size=batch, workers=workers, progress=False, processes=processes)
     _sync(next(net.parameters()).device)
     dt = time.perf_counter() - t0
     assert not table.failed, table.failed[0].error
@@ -101,7 +108,8 @@ def end_to_end(files, net, batch: int, workers: int) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", default=None, help="default: every registered model")
+    ap.add_argument("--models", nargs="+", default=list(PAPER_MODELS),
+                    help="registered model names (default: the five papers' models; 'all' for every variant)")
     ap.add_argument("--size", default="96", help="input side in pixels, or 'native' (each model's own)")
     ap.add_argument("--scans", type=int, default=24, help="scans to predict per measurement")
     ap.add_argument("--batch", type=int, default=8)
@@ -132,30 +140,33 @@ def main(argv=None) -> int:
     else:
         root = a.data
     files = find_scans([root])[: a.scans]
-    models = a.models or list_models()
+    models = list_models() if a.models == ["all"] else a.models
     cpu_name = f"{os.cpu_count()} CPU core(s)"
     dev_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name
     print(f"# bench_predict: {len(files)} SYNTHETIC scans, batch {a.batch}, device {device} ({dev_name}), "
           f"torch threads {torch.get_num_threads()}, {cpu_name}")
     rows = []
     for name in models:
-        size = None if a.size == "native" else int(a.size)
+        size = None if a.size == "native" else SMALL_SIZE.get(name.split("_no_")[0], int(a.size)) \
+            if a.size == "96" else int(a.size)
         net = create_model(name, input_size=size).to(device).eval()
         st = stage_times(files, net, device, a.batch)
         e2e = {w: end_to_end(files, net, a.batch, w) for w in (0, 1, 2)}
+        e2e["p2"] = end_to_end(files, net, a.batch, 2, processes=True)
         total = sum(st.values())
         rows.append((name, int(net.input_size), e2e, 1.0 / st["model"], {k: v / total for k, v in st.items()}, st))
         r = rows[-1]
         print(f"{name:24s} {r[1]:4d}px  e2e scans/s: w0 {e2e[0]:7.2f}  w1 {e2e[1]:7.2f}  w2 {e2e[2]:7.2f}  "
+              f"2 processes {e2e['p2']:7.2f}  "
               f"| model alone {r[3]:9.1f}/s  | shares: " +
               "  ".join(f"{k} {100 * v:4.1f}%" for k, v in r[4].items()), flush=True)
     if a.markdown:
         print()
-        print("| model | input | scans/s, 0 workers | 1 worker | 2 workers | model alone (scans/s) | "
+        print("| model | input | scans/s, no worker | 1 thread | 2 threads | 2 processes | model alone (scans/s) | "
               "read | preprocess | maps | model |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for name, size, e2e, alone, share, _ in rows:
-            print(f"| {name} | {size} px | {e2e[0]:.1f} | {e2e[1]:.1f} | {e2e[2]:.1f} | {alone:.0f} | "
+            print(f"| {name} | {size} px | {e2e[0]:.1f} | {e2e[1]:.1f} | {e2e[2]:.1f} | {e2e['p2']:.1f} | {alone:.0f} | "
                   + " | ".join(f"{100 * share[k]:.0f} %" for k in ("read", "preprocess", "maps", "model")) + " |")
     if tmp is not None:
         tmp.cleanup()

@@ -53,6 +53,9 @@ def test_predict_equals_the_folds_evaluation(cm_run):
     both = predict_scans(run, files, device="cpu", workers=1, batch_size=4, progress=False)
     assert both.folds == (0, 1) and both.predictions[0].folds_label == "folds 1-2 (mean)"
     np.testing.assert_allclose(both.probabilities(), (one[0] + one[1]) / 2, atol=1e-12)
+    # worker processes read and map exactly as threads do
+    proc = predict_scans(run, files, folds=0, device="cpu", workers=1, processes=True, progress=False)
+    np.testing.assert_allclose(proc.probabilities(), one[0], atol=1e-6)
 
 
 def test_predict_scan_in_memory_equals_the_file(cm_run):

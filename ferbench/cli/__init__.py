@@ -123,7 +123,8 @@ def _cmd_predict(a: argparse.Namespace) -> int:
     out = Path(a.out)
     table = predict_scans(a.run, a.scans, folds="all" if a.fold is None else a.fold - 1, device=a.device,
                           batch_size=a.batch_size, workers=a.workers, cam=a.cam,
-                          cam_dir=out / "cam" if a.cam else None, progress=not a.no_progress)
+                          cam_dir=out / "cam" if a.cam else None, progress=not a.no_progress,
+                          processes=a.processes)
     csv_path = table.write_csv(a.csv if a.csv else out / "predictions.csv")
     print(f"ferbench predict: {table.summary_text()}")
     print(f"ferbench predict: predictions written to {csv_path}")
@@ -299,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int_in(1, 100_000), default=32)
     sp.add_argument("--workers", type=int_in(0, 64), default=2,
                     help="threads reading and mapping scans ahead of the model (0: none)")
+    sp.add_argument("--processes", action="store_true",
+                    help="use worker processes instead of threads (start-up of a few seconds; no GIL)")
     sp.add_argument("--device", type=device, default=None,
                     help="torch device (default: cuda if available, else cpu)")
     sp.add_argument("--no-progress", action="store_true")

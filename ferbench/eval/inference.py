@@ -10,8 +10,8 @@ The inputs are computed by the training pipeline itself (:func:`ferbench.eval.da
 so a prediction on a scan equals the evaluation of the same scan by the same fold. With ``folds="all"`` the
 first round's folds each predict and their softmax probabilities are averaged.
 
-Reading and map computation run in a thread pool (``workers``) ahead of the model, in input order, so the
-model is not left waiting; a file that cannot be read or mapped becomes a :class:`Prediction` with
+Reading and map computation run in a thread pool (``workers``; or worker processes with ``processes=True``)
+ahead of the model, in input order, so the model is not left waiting; a file that cannot be read or mapped becomes a :class:`Prediction` with
 ``error`` set (one line) while the others go on.
 """
 from __future__ import annotations
@@ -291,21 +291,20 @@ class Predictor:
             self._records = {os.path.abspath(str(r.get("path", ""))): r for r in recs}
         return self._records.get(os.path.abspath(path))
 
+    def job(self, path: str) -> tuple:
+        """Arguments of :func:`_input_job` for one file (picklable: runs in worker processes too)."""
+        return (os.fspath(path), self.inputs, self.size, self.modality, self.map_fn, self._run_record(os.fspath(path)))
+
     def input_for(self, scan: Any) -> np.ndarray:
         """The model input ``(C, size, size)`` float32 of a scan file or in-memory Scan (training pipeline)."""
-        from ferbench.eval.data import compute_input, inputs_for_scan
-
         if not isinstance(scan, (str, os.PathLike)):
+            from ferbench.eval.data import inputs_for_scan
+
             if self.map_fn is not None or self.modality != "3d":
                 raise FerbenchError("this run's inputs are computed from files (its own map function or 2D "
                                     "images); pass the scan's path")
             return inputs_for_scan(scan, self.networks[0])[0].numpy()
-        path = os.fspath(scan)
-        if self.map_fn is None and self.modality == "3d":
-            return inputs_for_scan(path, self.networks[0])[0].numpy()
-        rec = self._run_record(path) or {"path": path, "dataset": "", "subject": "", "expression": "",
-                                         "intensity": None, "synthetic": False, "extra": {}}
-        return compute_input(rec, self.inputs, self.size, self.modality, self.map_fn)
+        return _input_job(*self.job(scan))
 
     def probabilities(self, x) -> np.ndarray:
         """Mean over folds of the softmax probabilities, ``(B, n_classes)`` float64, for a stacked batch."""
@@ -462,7 +461,22 @@ def predict_scan(model, scan, *, cam: str | None = None, device: str | None = No
 
 
 # --------------------------------------------------------------------------- many scans
-def _load_one(pred: Predictor, path: str):
+def _input_job(path: str, inputs, size: int, modality: str, map_fn, record) -> np.ndarray:
+    """One file's model input: :func:`~ferbench.eval.data.inputs_for_scan` (ferbench's maps, 3D) or the run's
+    :func:`~ferbench.eval.data.compute_input` (its own map function, or 2D images), as training computed it."""
+    from types import SimpleNamespace
+
+    from ferbench.eval.data import compute_input, inputs_for_scan
+
+    if map_fn is None and modality == "3d":
+        return inputs_for_scan(path, SimpleNamespace(inputs=inputs, input_size=size))[0].numpy()
+    rec = record or {"path": path, "dataset": "", "subject": "", "expression": "", "intensity": None,
+                     "synthetic": False, "extra": {}}
+    return compute_input(rec, inputs, size, modality, map_fn)
+
+
+def _load_job(args: tuple):
+    """``(input, None)`` or ``(None, one-line error)`` for one file (threads and worker processes)."""
     import warnings
 
     from ferbench.cli._args import one_line
@@ -470,16 +484,25 @@ def _load_one(pred: Predictor, path: str):
     try:
         with warnings.catch_warnings():       # a missing texture is said by the error of the map needing it
             warnings.simplefilter("ignore")
-            return pred.input_for(path), None
+            return _input_job(*args), None
     except (FerbenchError, OSError, ValueError, MemoryError) as e:
         return None, one_line(e)
+
+
+def _worker_init() -> None:
+    try:        # one BLAS / torch thread per worker process: the workers are the parallelism
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def predict_scans(run, paths: Sequence[str | os.PathLike] | str | os.PathLike, *,
                   folds: str | int | Sequence[int] = "all", device: str | None = None, batch_size: int = 32,
                   workers: int = 1, cam: str | None = None, cam_dir: str | os.PathLike | None = None,
                   progress: bool = True, factory: Callable | None = None, map_fn: Callable | None = None,
-                  on_result: Callable[[Prediction], None] | None = None) -> PredictionTable:
+                  on_result: Callable[[Prediction], None] | None = None, processes: bool = False) -> PredictionTable:
     """Predict the expression of every scan file (folders searched recursively) with a trained run.
 
     Parameters
@@ -506,6 +529,9 @@ def predict_scans(run, paths: Sequence[str | os.PathLike] | str | os.PathLike, *
         For runs trained with a model or map function of your own.
     on_result
         Called with each Prediction as soon as it is known (input order), e.g. to update a viewer.
+    processes
+        Read and map in ``workers`` worker processes (spawned: a few seconds to start, then free of the GIL)
+        instead of threads.
 
     Returns
     -------
@@ -572,16 +598,25 @@ def predict_scans(run, paths: Sequence[str | os.PathLike] | str | os.PathLike, *
     try:
         if workers == 0:
             for i, f in enumerate(files):
-                take(i, *_load_one(pred, f))
+                take(i, *_load_job(pred.job(f)))
         else:
+            if processes:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+
+                # spawn: torch is imported here, and forking a process with OpenMP threads can hang
+                ex = ProcessPoolExecutor(max_workers=int(workers), mp_context=mp.get_context("spawn"),
+                                         initializer=_worker_init)
+            else:
+                ex = ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="ferbench-predict")
             # a bounded window of reads in flight keeps memory flat and the order of the input
             window = max(2 * int(batch_size), 2 * int(workers))
-            with ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="ferbench-predict") as ex:
+            with ex:
                 pending: deque[tuple[int, Future]] = deque()
                 nxt = 0
                 while nxt < len(files) or pending:
                     while nxt < len(files) and len(pending) < window:
-                        pending.append((nxt, ex.submit(_load_one, pred, files[nxt])))
+                        pending.append((nxt, ex.submit(_load_job, pred.job(files[nxt]))))
                         nxt += 1
                     i, fut = pending.popleft()
                     take(i, *fut.result())
