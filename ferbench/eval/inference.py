@@ -486,7 +486,8 @@ def _load_job(args: tuple):
             warnings.simplefilter("ignore")
             return _input_job(*args), None
     except (FerbenchError, OSError, ValueError, MemoryError) as e:
-        return None, one_line(e)
+        msg = one_line(e)
+        return None, msg[len(args[0]) + 2:] if msg.startswith(f"{args[0]}: ") else msg   # the row names the file
 
 
 def _worker_init() -> None:
