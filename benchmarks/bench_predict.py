@@ -166,7 +166,8 @@ def main(argv=None) -> int:
               "read | preprocess | maps | model |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for name, size, e2e, alone, share, _ in rows:
-            print(f"| {name} | {size} px | {e2e[0]:.1f} | {e2e[1]:.1f} | {e2e[2]:.1f} | {e2e['p2']:.1f} | {alone:.0f} | "
+            print(f"| {name} | {size} px | {e2e[0]:.1f} | {e2e[1]:.1f} | {e2e[2]:.1f} | {e2e['p2']:.1f} | "
+                  f"{alone:.0f} | "
                   + " | ".join(f"{100 * share[k]:.0f} %" for k in ("read", "preprocess", "maps", "model")) + " |")
     if tmp is not None:
         tmp.cleanup()

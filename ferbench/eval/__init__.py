@@ -38,5 +38,5 @@ def __getattr__(name: str):
 
 __all__ = ["PROTOCOLS", "LeakWarning", "ProtocolSplits", "Split", "check_subject_disjoint", "leaky_sample_split",
            "list_protocols", "make_splits", "pi_sessions", "accuracy", "confusion_matrix", "per_class_accuracy",
-           "train", "evaluate", "load_fold_model", "FoldModel", "Run", "open_run", "list_runs", "inputs_for_scan", "linear_probe",
-           "predict_scans", "predict_scan", "load_predictor", "Prediction", "PredictionTable", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]
+           "train", "evaluate", "load_fold_model", "FoldModel", "Run", "open_run", "list_runs", "inputs_for_scan",
+           "linear_probe", "predict_scans", "predict_scan", "load_predictor", "Prediction", "PredictionTable", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]

@@ -11,7 +11,8 @@ so a prediction on a scan equals the evaluation of the same scan by the same fol
 first round's folds each predict and their softmax probabilities are averaged.
 
 Reading and map computation run in a thread pool (``workers``; or worker processes with ``processes=True``)
-ahead of the model, in input order, so the model is not left waiting; a file that cannot be read or mapped becomes a :class:`Prediction` with
+ahead of the model, in input order, so the model is not left waiting; a file that cannot be read or mapped
+becomes a :class:`Prediction` with
 ``error`` set (one line) while the others go on.
 """
 from __future__ import annotations
@@ -658,8 +659,8 @@ def write_cam_images(prediction: Prediction, out_dir: str | os.PathLike, *, name
                      min_side: int = 224, alpha: float = 0.5) -> list[Path]:
     """Write one PNG per heat map of a prediction: the model input beside the heat map over it.
 
-    Files are ``<out_dir>/<name>__<method>_<modality>.png`` (``name``: the scan's stem by default); the input shown is the heat map's modality
-    (the first input for a map over all inputs). Small inputs are enlarged (nearest) to ``min_side`` pixels,
+    Files are ``<out_dir>/<name>__<method>_<modality>.png`` (``name``: the scan's stem by default); the input
+    shown is the heat map's modality (the first input for a map over all inputs). Small inputs are enlarged (nearest) to ``min_side`` pixels,
     and a caption names the file, the predicted expression and its probability (and "synthetic").
 
     Returns

@@ -386,8 +386,8 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         Replace a previous synthetic dataset in ``out_dir``.
     scanner_traits
         Share of the BU-3DFE-layout scans given scanner traits (:mod:`ferbench.synth.scanner`: a seamed
-        two-island UV atlas, holes, spikes, rarely a missing texture file; 0 = none). Drawn per scan from the seed, recorded in the
-        manifest's ``traits`` column. Bosphorus-layout scans are range images and get none.
+        two-island UV atlas, holes, spikes, rarely a missing texture file; 0 = none). Drawn per scan from the
+        seed, recorded in the manifest's ``traits`` column. Bosphorus-layout scans are range images and get none.
     trait_kinds
         Traits to draw from; default :data:`ferbench.synth.scanner.DEFAULT_TRAITS`, where
         ``"missing_texture"`` (no texture file written) is rare (:data:`~ferbench.synth.scanner.RARE_TRAITS`);

@@ -27,7 +27,8 @@ import numpy as np
 
 from ferbench.io.scan import Scan
 
-__all__ = ["TRAITS", "DEFAULT_TRAITS", "RARE_TRAITS", "add_seamed_atlas", "add_holes", "add_spikes", "mark_texture_missing",
+__all__ = ["TRAITS", "DEFAULT_TRAITS", "RARE_TRAITS",
+           "add_seamed_atlas", "add_holes", "add_spikes", "mark_texture_missing",
            "apply_traits", "draw_traits"]
 
 TRAITS: tuple[str, ...] = ("seams", "holes", "spikes", "missing_texture")
