@@ -5,7 +5,7 @@ process pool over subjects against a single-process baseline measured in the sam
 extrapolates linearly to 100 subjects x 25 scans unless ``--subjects 100`` is given.
 A Bosphorus-layout run (7 scans per subject, .bnt range grid + PNG render) is timed too.
 
-    .venv/bin/python benchmarks/bench_synth.py [--subjects 8] [--workers N] [--procedural]
+    .venv/bin/python benchmarks/bench_synth.py [--subjects 8] [--workers N] [--face-model ict|sfm|procedural]
 
 All data written here is synthetic (a temporary folder, deleted afterwards).
 """
@@ -19,13 +19,14 @@ import tempfile
 import time
 
 
-def _run(out: str, n: int, workers: int, layouts, model_dir) -> tuple[float, float]:
+def _run(out: str, n: int, workers: int, layouts, face_model) -> tuple[float, float]:
     """Wall seconds and CPU seconds of this process (meaningful for the in-process baseline)."""
     from ferbench.synth import generate_dataset
 
     shutil.rmtree(out, ignore_errors=True)
     t, c = time.perf_counter(), time.process_time()
-    generate_dataset(out, n_subjects=n, seed=0, layouts=layouts, model_dir=model_dir, workers=workers, progress=False)
+    generate_dataset(out, n_subjects=n, seed=0, layouts=layouts, face_model=face_model, workers=workers,
+                     progress=False)
     return time.perf_counter() - t, time.process_time() - c
 
 
@@ -33,26 +34,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=8, help="subjects per timed run (default 8; 100 = full size)")
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: one per CPU)")
-    ap.add_argument("--procedural", action="store_true", help="force the procedural face model")
+    ap.add_argument("--face-model", choices=["ict", "sfm", "procedural"], default="ict",
+                    help="face model (default: ict, the embedded one)")
+    ap.add_argument("--procedural", action="store_true", help="same as --face-model procedural")
     args = ap.parse_args(argv)
 
     from ferbench.synth import load_face_model
 
     tmp = tempfile.mkdtemp(prefix="ferbench_bench_synth_")
-    model_dir = os.path.join(tmp, "no_model") if args.procedural else None
-    if model_dir:
-        os.makedirs(model_dir)
-    model = load_face_model(model_dir)
+    face_model = "procedural" if args.procedural else args.face_model
+    model = load_face_model(face_model=face_model)
     workers = args.workers or os.cpu_count() or 1
     n = args.subjects
     print(f"synthetic data benchmark - model {model.name} (sha256 {model.sha256[:12]}), {os.cpu_count()} CPUs, "
           f"{n} subjects per run, texture 256, images 256")
     try:
-        _run(os.path.join(tmp, "warm"), 1, 1, ("bu3dfe",), model_dir)  # imports, model load, caches
+        _run(os.path.join(tmp, "warm"), 1, 1, ("bu3dfe",), face_model)  # imports, model load, caches
         rows = []
         for layout, per in (("bu3dfe", 25), ("bosphorus", 7)):
-            base, cpu = _run(os.path.join(tmp, "serial"), n, 1, (layout,), model_dir)
-            pool, _ = _run(os.path.join(tmp, "pool"), n, workers, (layout,), model_dir)
+            base, cpu = _run(os.path.join(tmp, "serial"), n, 1, (layout,), face_model)
+            pool, _ = _run(os.path.join(tmp, "pool"), n, workers, (layout,), face_model)
             rows.append((layout, per, base, pool, cpu))
         print(f"{'layout':<10} {'scans':>6} {'1 process s':>12} {f'{workers} workers s':>12} {'speed-up':>9} "
               f"{'ms/scan (pool)':>15} {'100 subjects, pool s':>21}")

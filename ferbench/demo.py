@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ferbench.models.cfgs import PAPER_CFGS
+
 log = logging.getLogger(__name__)
 
 
@@ -44,38 +46,8 @@ class DemoPlan:
     subjects_to_learn: int = 40
 
 
-PLANS: dict[str, DemoPlan] = {
-    # DF-CNN: levels 3+4 (the Subset I data) under subject folds, beside Table IV (Subset I). From random
-    # initialisation the paper's LRN trunk stays at chance on a few hundred synthetic scans, so the demo uses
-    # the BatchNorm trunk (``trunk_norm="batch"``, same conv layers) with Adam and precise-BN statistics; one
-    # split of the protocol keeps the run within a few CPU minutes.
-    "dfcnn": DemoPlan("dfcnn", "dfcnn", "bu3dfe_setting1_720", size=80, epochs=30, lr=1e-3, optimizer="adam",
-                      batch_size=16, folds=4, max_splits=1, recalibrate_bn=True,
-                      confusion=("IV", "DF-CNN_svm"), accuracy=("IV", "DF-CNN_svm"), cam_method="hirescam",
-                      options={"trunk_norm": "batch"}),
-    # GEMax-FA prints no confusion matrix and no per-expression accuracy: its overall Table 1 number is shown
-    "gemax_fa": DemoPlan("gemax_fa", "gemax_fa_stable", "bu3dfe_jiao2020", size=64, epochs=8, folds=4, max_splits=1,
-                         accuracy=("1", "ours", "Acc.(%)"), options={"width_mult": 0.25}),
-    # Raimondo et al.: the authors' code's fusion (M_rgb X_rgb + M_depth X_depth) instead of the paper's
-    # M X_rgb, in which depth reaches the classifier only through the attention mask; and, with random
-    # backbones, backbones at 1e-3 and the fusion network at 3e-4 (the paper's 1e-4 / 1e-3 is for pretrained
-    # backbones). Measured on 40 synthetic subjects (72 held-out scans): 54 % vs 25 % with the paper's fusion
-    # and the same rates; with backbones 3e-4 / fusion 3e-3 (the paper's 1:10 ratio) the paper's fusion stayed
-    # at chance (16.7 %, one class predicted) (README, "What the models reach").
-    "attention_transformer": DemoPlan("attention_transformer", "attention_transformer", "bu3dfe_setting1_720",
-                                      size=64, epochs=20, lr=1e-3, batch_size=16, folds=4, max_splits=1,
-                                      confusion=("fig12a", None),
-                                      accuracy=("fig12a", None),
-                                      options={"fusion": "sum_attended", "fusion_lr_scale": 0.3}),
-    # CM-CNN's BU-3DFE matrix (Fig. 6b) has no recoverable cells: it is shown empty beside ferbench's, and the
-    # accuracy is compared with Table V's overall P1 number
-    # CM-CNN's preset (SGD 0.01) diverges on the demo's 54 training scans at small batches: Adam 3e-4, batch 8
-    "cmcnn": DemoPlan("cmcnn", "cmcnn", "bu3dfe_p1_paper", size=64, epochs=30, lr=3e-4, optimizer="adam",
-                      batch_size=8, folds=4, max_splits=1,
-                      confusion=("fig6b", None), accuracy=("V", "CM-CNN", "P1")),
-    "mffcnn": DemoPlan("mffcnn", "mffcnn", "mffcnn_2d_cv10", size=60, epochs=10, folds=4, max_splits=1,
-                       confusion=("fig4", None), accuracy=("fig4", None)),
-}
+# the plans' settings live beside each paper's model settings (ferbench/models/cfgs.py, PaperCfg.demo)
+PLANS: dict[str, DemoPlan] = {p: DemoPlan(paper=p, **c.demo) for p, c in PAPER_CFGS.items()}
 
 
 class _Stages:
@@ -173,7 +145,7 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
     fm = run.load_fold_model(0, device=str(device))     # the evaluated model of the first split
     model, inputs, train_idx, test_idx = fm.model, fm.inputs, fm.train, fm.test
     rng = np.random.default_rng(seed)
-    # a random subset of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
+    # a random subset (at most 96) of the held-out scans keeps t-SNE and the CAM grids quick on a CPU
     test_idx = list(rng.permutation(test_idx)[: min(len(test_idx), 96)])
     x_test, y_test = inputs(test_idx)
     x_test = x_test.to(device)
@@ -189,11 +161,9 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
         tr = list(rng.permutation(train_idx)[: min(len(train_idx), 240)])
         x_train, y_train = inputs(tr)
         svm = DFCNNSVM(model).fit(x_train.to(device), y_train)
-        pred = svm.predict(x_test) if hasattr(svm, "predict") else None
-        if pred is not None:
-            acc = float((np.asarray(pred) == y_test).mean())
-            report.add_text(f"Linear SVM on the 32-d DF-CNN feature (fold 1, {len(y_test)} held-out scans): "
-                            f"accuracy {100 * acc:.1f} % ({src}).", sources=[src])
+        acc = float((np.asarray(svm.predict(x_test)) == y_test).mean())
+        report.add_text(f"Linear SVM on the 32-d DF-CNN feature (fold 1, {len(y_test)} held-out scans): "
+                        f"accuracy {100 * acc:.1f} % ({src}).", sources=[src])
         disp = ExplanationGridDisplay.from_saliency(model, x_test, svm, y_test, images=texture,
                                                     synthetic=synthetic).plot()
         report.add_figure(disp.figure_, caption="DF-CNN saliency, eq. (14)-(15): SVM-weighted gradient of the "
@@ -261,7 +231,8 @@ def _results_section(report, plan: DemoPlan, results: Path, synthetic: bool) -> 
 
 def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn",
              data_dir: str | os.PathLike | None = None, n_subjects: int | None = None, epochs: int | None = None,
-             seed: int = 0, device: str | None = None, quick: bool = False, progress: bool = True) -> Path:
+             seed: int = 0, device: str | None = None, quick: bool = False, progress: bool = True,
+             workers: int | None = None, dask_scheduler: str | None = None) -> Path:
     """Run the demo and write ``<out_dir>/report.html``.
 
     Parameters
@@ -284,6 +255,9 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
         Smallest run that exercises every stage (tiny inputs, 2 folds, 1 epoch).
     progress
         Print stage lines and progress bars.
+    workers, dask_scheduler
+        Where the splits train: local worker processes, or a Dask scheduler's workers
+        (see :func:`ferbench.eval.commands.train`).
 
     Returns
     -------
@@ -316,9 +290,13 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
     synthetic = synthetic or any(r.synthetic for r in index)
     label = "synthetic" if synthetic else "real"
     report = Report(f"ferbench demo — {', '.join(papers)} ({label} data)")
+    from ferbench.synth import FACE_MODEL_DESCRIPTIONS, dataset_face_model
+
+    face_model = dataset_face_model(root) if synthetic else None
+    made_by = FACE_MODEL_DESCRIPTIONS.get(face_model or "", face_model or "a synthetic face model")
     report.add_text(
-        ("All ferbench numbers below come from SYNTHETIC scans (Surrey Face Model or procedural faces with "
-         "procedural textures): a synthetic sanity check that the pipeline runs and learns, saying nothing about "
+        (f"All ferbench numbers below come from SYNTHETIC scans (face model: {made_by}; procedural "
+         "textures): a synthetic sanity check that the pipeline runs and learns, saying nothing about "
          "accuracy on BU-3DFE or Bosphorus. " if synthetic else
          f"ferbench numbers below come from the real dataset at {root}. ")
         + "Numbers from the papers are labelled with their table or figure and were transcribed as printed. "
@@ -340,8 +318,9 @@ def run_demo(out_dir: str | os.PathLike = "ferbench_output", paper: str = "dfcnn
         results = _section(report, f"{p} training", train, plan.model, plan.protocol, root, out / "results",
                            epochs=ep, lr=plan.lr, optimizer=plan.optimizer, batch_size=plan.batch_size,
                            folds=2 if quick else plan.folds, max_splits=plan.max_splits, seed=seed, size=size,
-                           recalibrate_bn=plan.recalibrate_bn, device=str(dev), progress=progress,
-                           max_subjects=n_subjects, model_options=dict(plan.options) or None)
+                           recalibrate_bn=plan.recalibrate_bn, device=device, progress=progress,
+                           max_subjects=n_subjects, model_options=dict(plan.options) or None,
+                           workers=workers, dask_scheduler=dask_scheduler)
         if results is None:
             continue
         _section(report, f"{p} results", _results_section, report, plan, Path(results), synthetic)

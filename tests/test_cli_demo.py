@@ -71,6 +71,7 @@ def test_demo_quick_writes_a_report_with_every_view(tmp_path):
     assert "could not be produced" not in html
     assert "SYNTHETIC" in html and "Table IV" in html
     assert "real data" not in html
+    assert "ICT Face Model Light" in html  # the embedded default face model, named in the report
     # the accuracy comes with its interval and p-value, and a run at chance says so
     import json
 

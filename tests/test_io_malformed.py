@@ -30,7 +30,7 @@ SEED = 20260611
 # (readable, refused) counts for the seeded corpus below; they change only if the mutator or
 # a reader changes. Refusals must be a healthy share of every format.
 EXPECTED_COUNTS = {
-    "wrl": (40, 160), "bnd": (53, 147), "bnt": (71, 129), "lm3": (68, 132), "obj": (66, 134), "ply": (32, 168),
+    "wrl": (40, 160), "bnd": (54, 146), "bnt": (71, 129), "lm3": (68, 132), "obj": (66, 134), "ply": (32, 168),
     "bmp": (93, 107), "png": (10, 190),
 }
 
@@ -168,7 +168,8 @@ def _bases(d: Path) -> dict[str, list[bytes]]:
     write_wrl(scan, d / "b1.wrl", write_texture=False)
     write_wrl(per_corner, d / "b2.wrl", write_texture=False)
     out["wrl"] = [(d / "b1.wrl").read_bytes(), (d / "b2.wrl").read_bytes()]
-    write_bnd(d / "b.bnd", np.random.default_rng(1).normal(0, 30, (83, 3)), np.arange(83))
+    # vertex ids must lie in the 30-vertex mesh the .bnd is read beside
+    write_bnd(d / "b.bnd", np.random.default_rng(1).normal(0, 30, (83, 3)), np.arange(83) % scan.n_vertices)
     out["bnd"] = [(d / "b.bnd").read_bytes()]
     rng = np.random.default_rng(2)
     write_bnt(d / "b.bnt", make_grid(7, 6), rng.random((7, 6, 2)), "b.png")

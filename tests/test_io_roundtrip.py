@@ -33,7 +33,8 @@ def _assert_same_mesh(a, b, vtol, ttol):
 @pytest.mark.parametrize("per_corner", [False, True])
 def test_wrl_roundtrip_with_texture_landmarks_labels(tmp_path, per_corner):
     scan = make_scan(1, per_corner_uv=per_corner)
-    scan.meta.extra["landmark_vertex_ids"] = np.arange(83) * 2
+    ids = np.arange(83) * 2 % scan.n_vertices  # ids must name vertices of the mesh
+    scan.meta.extra["landmark_vertex_ids"] = ids
     p = tmp_path / "F0007_SU04LA_F3D.wrl"
     write_scan(scan, p)
     assert (tmp_path / "F0007_SU04LA_F3D.bmp").is_file() and (tmp_path / "F0007_SU04LA_F3D.bnd").is_file()
@@ -42,7 +43,7 @@ def test_wrl_roundtrip_with_texture_landmarks_labels(tmp_path, per_corner):
     np.testing.assert_array_equal(back.texture, scan.texture)
     np.testing.assert_array_equal(back.vertex_colors, scan.vertex_colors)  # 0-1 floats, rounded back
     np.testing.assert_allclose(back.landmarks, scan.landmarks, atol=5e-7, rtol=0)
-    np.testing.assert_array_equal(back.meta.extra["landmark_vertex_ids"], np.arange(83) * 2)
+    np.testing.assert_array_equal(back.meta.extra["landmark_vertex_ids"], ids)
     assert back.landmark_names == BU3DFE_LANDMARK_NAMES
     m = back.meta
     assert (m.dataset, m.subject, m.expression, m.intensity) == ("bu3dfe", "F0007", "surprise", 4)

@@ -1,7 +1,8 @@
 """Tests of ferbench.synth: face models, scan synthesis and the dataset generator.
 
-Everything runs on the procedural face (no shared/ needed); tests marked with the
-``sfm_dir`` fixture also check the Surrey Face Model and skip when it is absent.
+Everything runs on the procedural face (``face_model="procedural"``; no shared/ needed); tests
+marked with the ``sfm_dir`` fixture also check the Surrey Face Model and skip when it is absent.
+The embedded default (the ICT face model) is tested in ``test_synth_ict.py``.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def model(request, proc):
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, empty_dir):
     out = tmp_path_factory.mktemp("synth") / "data"
-    g = generate_dataset(out, n_subjects=N_SUBJECTS, seed=5, model_dir=empty_dir, texture_size=64, image_size=64,
+    g = generate_dataset(out, n_subjects=N_SUBJECTS, seed=5, face_model="procedural", texture_size=64, image_size=64,
                          workers=1, progress=False)
     return g
 
@@ -65,9 +66,11 @@ def test_find_face_model_dir_order(tmp_path, monkeypatch, empty_dir):
     assert find_face_model_dir() is None
 
 
-def test_procedural_fallback_on_empty_folder(empty_dir):
-    m = load_face_model(empty_dir)
+def test_empty_folder_is_an_error_and_procedural_is_explicit(empty_dir):
+    m = load_face_model(face_model="procedural")
     assert m.name == "procedural" and m.source_label == "synthetic-procedural"
+    with pytest.raises(ModelAssetError, match="Surrey Face Model not found"):
+        load_face_model(empty_dir)  # an explicit folder without a model is never silently replaced
     assert m.source_dir is None and len(m.sha256) == 64
     with pytest.raises(ModelAssetError, match="not found"):
         load_face_model(empty_dir, allow_fallback=False)
@@ -342,7 +345,7 @@ def test_bosphorus_grid_png_and_lm2_agree(dataset):
 
 def test_generation_is_deterministic_across_worker_counts(dataset, tmp_path, empty_dir):
     out = tmp_path / "again"
-    generate_dataset(out, n_subjects=N_SUBJECTS, seed=5, model_dir=empty_dir, texture_size=64, image_size=64,
+    generate_dataset(out, n_subjects=N_SUBJECTS, seed=5, face_model="procedural", texture_size=64, image_size=64,
                      workers=2, progress=False)
     a = sorted(p.relative_to(dataset.root) for p in dataset.root.rglob("*") if p.is_file())
     b = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
@@ -350,7 +353,7 @@ def test_generation_is_deterministic_across_worker_counts(dataset, tmp_path, emp
     for rel in a:
         assert (dataset.root / rel).read_bytes() == (out / rel).read_bytes(), rel
     # another seed changes the data
-    other = generate_dataset(tmp_path / "other", n_subjects=1, seed=6, layouts=("bu3dfe",), model_dir=empty_dir,
+    other = generate_dataset(tmp_path / "other", n_subjects=1, seed=6, layouts=("bu3dfe",), face_model="procedural",
                              texture_size=64, image_size=64, workers=1, progress=False)
     mine = next(dataset.root.glob("BU3DFE/F0001/F0001_NE00*_F3D.wrl")).read_bytes()
     theirs = next(other.root.glob("BU3DFE/F0001/F0001_NE00*_F3D.wrl")).read_bytes()
@@ -359,17 +362,17 @@ def test_generation_is_deterministic_across_worker_counts(dataset, tmp_path, emp
 
 def test_refuses_to_overwrite(dataset, tmp_path, empty_dir):
     with pytest.raises(DatasetError, match="not empty"):
-        generate_dataset(dataset.root, n_subjects=1, model_dir=empty_dir, progress=False)
+        generate_dataset(dataset.root, n_subjects=1, face_model="procedural", progress=False)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "keep.txt").write_text("mine")
     with pytest.raises(DatasetError, match="refusing"):
-        generate_dataset(foreign, n_subjects=1, model_dir=empty_dir, progress=False, overwrite=True)
+        generate_dataset(foreign, n_subjects=1, face_model="procedural", progress=False, overwrite=True)
     assert (foreign / "keep.txt").read_text() == "mine"
     with pytest.raises(ValueError):
-        generate_dataset(tmp_path / "x", n_subjects=0, model_dir=empty_dir, progress=False)
+        generate_dataset(tmp_path / "x", n_subjects=0, face_model="procedural", progress=False)
     with pytest.raises(ValueError):
-        generate_dataset(tmp_path / "y", layouts=("ck+",), model_dir=empty_dir, progress=False)
+        generate_dataset(tmp_path / "y", layouts=("ck+",), face_model="procedural", progress=False)
 
 
 def test_sfm_dataset_records_the_model(sfm_dir, tmp_path):

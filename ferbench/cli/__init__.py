@@ -15,7 +15,8 @@ from ferbench._checks import MAP_SIZE_MAX, SEED_MAX
 from ferbench.cli._args import OneLineParser, device, float_in, int_in, one_line
 from ferbench.errors import FerbenchError
 
-PAPERS = ("dfcnn", "gemax_fa", "attention_transformer", "cmcnn", "mffcnn")
+from ferbench.papers import PAPERS  # noqa: E402  (one owner of the paper keys)
+
 CAM_METHODS = ("gradcam", "hirescam", "gradcam++", "saliency")  # ferbench.views.EXPLAIN_METHODS (no import at start)
 
 
@@ -25,7 +26,7 @@ def _cmd_demo(a: argparse.Namespace) -> int:
 
     report = run_demo(out_dir=a.out, paper=a.paper, data_dir=a.data, n_subjects=a.subjects,
                       epochs=a.epochs, seed=a.seed, device=a.device, quick=a.quick,
-                      progress=not a.no_progress)
+                      progress=not a.no_progress, workers=a.workers, dask_scheduler=a.dask_scheduler)
     print(f"ferbench demo: report written to {report}")
     return 0
 
@@ -35,7 +36,8 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
     # a --model-dir given on the command line must hold the model: no silent procedural fallback
     manifest = generate_dataset(a.out, n_subjects=a.subjects, seed=a.seed, layouts=tuple(a.layouts),
-                                model_dir=a.model_dir, workers=a.workers, progress=not a.no_progress,
+                                model_dir=a.model_dir, face_model=a.face_model, workers=a.workers,
+                                progress=not a.no_progress,
                                 allow_fallback=a.model_dir is None, overwrite=a.overwrite,
                                 scanner_traits=a.scanner_traits, trait_kinds=a.trait_kinds)
     print(f"ferbench synth: synthetic dataset written to {Path(a.out).resolve()}")
@@ -56,7 +58,7 @@ def _cmd_index(a: argparse.Namespace) -> int:
     from ferbench.io.dataset import index_dataset
 
     idx = index_dataset(a.root, dataset=a.dataset)
-    print(idx.summary() if hasattr(idx, "summary") else f"{len(idx)} scans, {len(idx.subjects())} subjects")
+    print(idx.summary())
     return 0
 
 
@@ -88,7 +90,8 @@ def _cmd_train(a: argparse.Namespace) -> int:
 
     out = train(a.model, a.protocol, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                 folds=a.folds, rounds=a.rounds, seed=a.seed, size=a.size, device=a.device,
-                progress=not a.no_progress, max_subjects=a.max_subjects)
+                progress=not a.no_progress, max_subjects=a.max_subjects, workers=a.workers,
+                dask_scheduler=a.dask_scheduler)
     from ferbench.eval.results import Run
 
     try:
@@ -111,9 +114,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from ferbench.eval.commands import evaluate
 
     res = evaluate(a.results, a.data, device=a.device, progress=not a.no_progress)
-    acc = res.get("accuracy") if isinstance(res, dict) else None
-    print(f"ferbench evaluate: {res.get('label', '') if isinstance(res, dict) else ''} accuracy "
-          f"{acc if acc is not None else res}")
+    print(f"ferbench evaluate: {res['label']} accuracy {res['accuracy']}")
     return 0
 
 
@@ -200,6 +201,16 @@ def in_path(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- parser
+def _add_worker_args(sp: argparse.ArgumentParser) -> None:
+    """--workers / --scheduler: where the splits train (each split is one task)."""
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int_in(1, 1024), default=None,
+                   help="local worker processes, one split each at a time (default: CPU count; 1 = this process)")
+    g.add_argument("--scheduler", dest="dask_scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786); data and --out must be on a file system "
+                        "every worker mounts")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="ferbench",
@@ -227,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", type=device, default=None,
                     help="torch device (default: cuda if available, else cpu)")
     sp.add_argument("--quick", action="store_true", help="smallest possible run (for smoke tests)")
+    _add_worker_args(sp)
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("synth", _cmd_synth, "generate a synthetic textured-scan dataset in BU-3DFE and Bosphorus layouts")
@@ -234,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--subjects", type=int_in(1, 999), default=100)
     sp.add_argument("--seed", type=SEED, default=0)
     sp.add_argument("--layouts", nargs="+", default=["bu3dfe", "bosphorus"], choices=["bu3dfe", "bosphorus"])
+    sp.add_argument("--face-model", choices=["ict", "sfm", "procedural"], default=None,
+                    help="face model: ict (default, shipped with ferbench), sfm (Surrey, needs --model-dir or "
+                         "shared/models/sfm3448), procedural")
     sp.add_argument("--model-dir", type=in_dir, default=None,
-                    help="Surrey Face Model folder (default: shared/models/sfm3448)")
+                    help="folder of the face model: the Surrey Face Model (--face-model sfm; implied by --model-dir "
+                         "unless the folder holds an ICT npz) or another ICT npz; a folder without it is an error")
     sp.add_argument("--workers", type=int_in(0, 1024), default=None)
     sp.add_argument("--overwrite", action="store_true",
                     help="replace a previous synthetic dataset in OUT (an interrupted one is always replaced)")
@@ -278,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-subjects", type=int_in(2), default=None)
     sp.add_argument("--seed", type=SEED, default=0)
     sp.add_argument("--device", type=device, default=None)
+    _add_worker_args(sp)
     sp.add_argument("--no-progress", action="store_true")
 
     sp = add("evaluate", _cmd_evaluate, "evaluate a trained results folder or checkpoint on a dataset")

@@ -4,7 +4,9 @@
   ``make_splits``), DF-CNN P-I sessions, the explicit leaky split.
 * :mod:`ferbench.eval.data` - records -> stacked model inputs, cached on disk.
 * :mod:`ferbench.eval.training` - ``fit`` / ``predict`` with resumable checkpoints.
-* :mod:`ferbench.eval.runner` - rounds x folds through any Executor; results folder layout.
+* :mod:`ferbench.eval.runner` - rounds x folds through local worker processes, any Executor or a Dask
+  cluster, with faults survived; results folder layout.
+* :mod:`ferbench.eval.runlock` - one run per results folder (``run.lock``), stale workers fenced out.
 * :mod:`ferbench.eval.results` - a results folder as a :class:`~ferbench.eval.results.Run` (``open_run``,
   ``list_runs``): layout, schema, summary, folds, held-out scans, fold models.
 * :mod:`ferbench.eval.commands` - ``train`` / ``evaluate`` behind the command line; ``load_fold_model``;

@@ -37,7 +37,8 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
           scheduler: str | None = None, model_options: dict[str, Any] | None = None, workers: int | None = None,
           map_fn: Callable | None = None, cache_dir: str | os.PathLike | None = None,
           save_features: bool = False, stop_after_epoch: int | None = None, index=None,
-          max_splits: int | None = None, recalibrate_bn: bool | None = None) -> Path:
+          max_splits: int | None = None, recalibrate_bn: bool | None = None,
+          dask_scheduler: str | None = None) -> Path:
     """Train ``model_name`` under a subject-independent protocol and write a results folder.
 
     Parameters
@@ -65,6 +66,10 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
         results record how many of how many splits were run.
     recalibrate_bn
         Override the preset's precise-BatchNorm recalibration after the last epoch.
+    dask_scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``): every split is a task on its
+        workers (instead of ``workers`` local processes). Data, ``out_dir`` and the cache must be on
+        a file system every worker mounts.
 
     Returns
     -------
@@ -82,9 +87,9 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
 
     idx = index if index is not None else _index(data_dir)
     ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
-    probe = build_model(model_name, ps.n_classes, size, model_options)
     # scans that cannot give this model's inputs (texture maps without texture) leave before splitting
-    _, excluded = exclude_unusable(_protocol_candidates(protocol, idx), probe.inputs, ps.modality)
+    _, excluded = exclude_unusable(_protocol_candidates(protocol, idx),
+                                   _model_inputs(model_name, ps.n_classes, size, model_options), ps.modality)
     if excluded:
         if len(excluded) == len(_protocol_candidates(protocol, idx).records):
             raise DatasetError(f"{data_dir or 'dataset'}: no scan usable by protocol {protocol} can give the "
@@ -97,16 +102,45 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
             raise FerbenchError(f"max_splits must be >= 1, got {max_splits}")
         ps.meta["splits_run"] = f"first {min(max_splits, len(ps.splits))} of {len(ps.splits)}"
         ps.splits = ps.splits[:max_splits]
-    paper = getattr(probe, "paper", "")
-    del probe
+    if isinstance(model_name, str):  # the paper (training preset) comes from the model's settings: nothing built
+        from ferbench.models import check_options, model_cfg
+
+        try:
+            paper = model_cfg(model_name).paper
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+        check_options(model_name, dict(model_options or {}))
+    else:  # a factory says its paper once built
+        paper = getattr(build_model(model_name, ps.n_classes, size, model_options), "paper", "")
     cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
                      seed=seed, recalibrate_bn=recalibrate_bn)
     name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
     out = Path(out_dir) / results_folder_name(name, protocol, seed)
-    return run_protocol(model_name, ps, out, cfg, model_options=model_options, size=size, device=device,
-                        executor=executor, workers=workers, progress=progress, map_fn=map_fn, cache_dir=cache_dir,
-                        stop_after_epoch=stop_after_epoch, save_features=save_features,
-                        data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+    kw = dict(model_options=model_options, size=size, device=device, workers=workers, progress=progress,
+              map_fn=map_fn, cache_dir=cache_dir, stop_after_epoch=stop_after_epoch, save_features=save_features,
+              data_dir=str(Path(data_dir).resolve()) if data_dir is not None else None)
+    if dask_scheduler is None:
+        return run_protocol(model_name, ps, out, cfg, executor=executor, **kw)
+    if executor is not None or workers is not None:
+        raise FerbenchError("give either a Dask scheduler or local workers / an executor, not both")
+    from ferbench.eval.runner import dask_client
+
+    with dask_client(dask_scheduler) as client:
+        return run_protocol(model_name, ps, out, cfg, executor=client, **kw)
+
+
+def _model_inputs(model_name, n_classes: int, size: int | None, model_options: dict[str, Any] | None):
+    """``model.inputs`` of a registered name (from its settings: nothing built) or of a factory (built once)."""
+    if isinstance(model_name, str):
+        from ferbench.models import model_cfg
+
+        try:
+            return model_cfg(model_name, size, **dict(model_options or {})).inputs
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+    from ferbench.eval.runner import build_model
+
+    return build_model(model_name, n_classes, size, model_options).inputs
 
 
 def _protocol_candidates(protocol: str, index):
@@ -187,7 +221,8 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     from ferbench.eval.data import InputSet, MapCache, record_to_dict
     from ferbench.eval.metrics import summarise
     from ferbench.eval.protocols import make_splits
-    from ferbench.eval.results import SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint
+    from ferbench.eval.results import (SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint,
+                                       resolve_map_fn)
     from ferbench.eval.training import load_checkpoint, predict
     from ferbench.views.labels import title_label
 
@@ -233,7 +268,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         if ckpts is not None:
             pairs = [(s, c) for s, c in pairs if c.resolve() == ckpts[0].resolve()]
         modality, n_classes, classes = ps.modality, ps.n_classes, ps.classes
-        map_fn = map_fn if map_fn is not None else _resolve_fn(run.settings.get("map_fn"))
+        map_fn = map_fn if map_fn is not None else resolve_map_fn(run.settings.get("map_fn"))
         cache_dir = cache_dir or run.cache_dir
     else:
         from ferbench.labels import EXPRESSIONS, label_index
@@ -300,12 +335,6 @@ def _checkpoint_inputs(path) -> list | None:
         return None
     inputs = meta.get("inputs") if isinstance(meta, dict) else None
     return inputs if isinstance(inputs, list) else None
-
-
-def _resolve_fn(name: str | None):
-    from ferbench.eval.results import resolve_map_fn
-
-    return resolve_map_fn(name)
 
 
 def linear_probe(results: str | os.PathLike, fold: int = 0, round: int = 0, *, C: float = 0.1,

@@ -212,6 +212,13 @@ def inputs_for_scan(scan, model) -> "Any":
 
 
 # --------------------------------------------------------------------------- scans that cannot give the inputs
+def _texture_map_names() -> set[str]:
+    """Registered maps that need a texture (``needs_texture``)."""
+    from ferbench.maps.base import MAPS
+
+    return {n for n in MAPS.list() if getattr(MAPS.get(n), "needs_texture", False)}
+
+
 def input_problem(path: str | os.PathLike, names: Sequence[str]) -> str | None:
     """Why a scan file cannot give the named maps (a texture map of a scan whose texture image is missing),
     or None when it can.
@@ -221,9 +228,9 @@ def input_problem(path: str | os.PathLike, names: Sequence[str]) -> str | None:
     with :func:`ferbench.maps.missing_map_reasons`. A file that cannot be read is not judged here (None):
     the map cache reports it with its own message.
     """
-    from ferbench.maps.base import missing_map_reasons, names_needing_texture
+    from ferbench.maps.base import missing_map_reasons
 
-    tex_names = [n for n in names if n in set(names_needing_texture())]
+    tex_names = [n for n in names if n in _texture_map_names()]
     if not tex_names:
         return None
     p = os.fspath(path)
@@ -273,9 +280,7 @@ def exclude_unusable(index, inputs: Inputs | Sequence[Sequence[Any]], modality: 
     names = [str(n) for n, _ in inputs]
     if modality != "3d":
         return index, []
-    from ferbench.maps.base import names_needing_texture
-
-    if not set(names) & set(names_needing_texture()):
+    if not set(names) & _texture_map_names():
         return index, []
     keep, excluded = [], []
     for r in index.records:

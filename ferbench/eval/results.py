@@ -240,9 +240,14 @@ def resolve_map_fn(name: str | None) -> Callable | None:
         raise FerbenchError(f"the run was trained with map function {str(name)[:80]}; pass it again as map_fn "
                             "(functions named in results are not imported)")
     try:
-        return getattr(importlib.import_module(mod), qual)
+        fn = getattr(importlib.import_module(mod), qual)
     except (ImportError, AttributeError):
         raise FerbenchError(f"map function {name} recorded in the results cannot be imported") from None
+    # only a function ferbench defines itself: not a name a ferbench module merely imported (shutil.rmtree, ...)
+    if not callable(fn) or not str(getattr(fn, "__module__", "")).startswith("ferbench"):
+        raise FerbenchError(f"the run names map function {str(name)[:80]}, which is not one of ferbench's; "
+                            "pass it again as map_fn")
+    return fn
 
 
 # --------------------------------------------------------------------------- value types

@@ -6,10 +6,37 @@ module-level function taking a plain dict), so the jobs can run
 
 * in this process (``executor=None`` and one worker or one job),
 * in local processes (default when there are several jobs: a spawn-context
-  ``ProcessPoolExecutor``),
-* on a Dask cluster: pass a ``distributed.Client`` (its ``get_executor()`` is used) or any
-  other Executor. The results folder and the map cache must then be on a file system every
-  worker sees.
+  ``ProcessPoolExecutor`` of ``workers`` processes; ``ferbench train --workers N``),
+* on a Dask cluster: pass a ``distributed.Client`` (its ``get_executor()`` is used; ``ferbench
+  train --scheduler ADDRESS`` connects one with :func:`dask_client`) or any other Executor. The
+  data, the results folder and the map cache must then be on a file system every worker sees.
+
+Every way goes through :func:`_run_folds`. Faults: a local worker process that dies (killed, out
+of memory) breaks the pool; the pool is restarted and the unfinished splits are submitted again,
+each resuming from its last per-epoch checkpoint (up to ``retries`` restarts). Dask reschedules
+the task of a lost worker itself (``distributed.scheduler.allowed-failures``); the retried split
+resumes from its checkpoint when the results folder is shared, and restarts from its seed when it
+is not. Either way the results equal those of an undisturbed run, because a split's training is a
+function of its seed (:func:`_fold_seed`) and resuming is bit-identical. A run interrupted as a
+whole is resumed by running it again with the same settings: finished splits are kept, the
+others continue from their checkpoints.
+
+Ownership: the running process holds ``run.lock`` (:class:`~ferbench.eval.runlock.RunLock`) for
+the whole run; a second run on the same folder is refused while the owner lives. Local worker
+processes exit within a second when their parent dies (a watchdog thread), and every worker checks
+the lock's token before writing a checkpoint, so a stale worker never overwrites a resumed run's
+files.
+
+Devices: with ``device=None`` a worker on a machine with several GPUs trains on
+``cuda:{rank % n_gpus}`` (rank: the local worker's index, or the number ending a Dask worker's
+name); when ``CUDA_VISIBLE_DEVICES`` is set in the worker's environment (one GPU per worker, as
+``dask-cuda`` does) it uses ``cuda:0``, its first visible GPU.
+
+Determinism: a split's predictions depend on its seed only, not on the number of workers or
+which worker ran it. Local workers set ``torch.set_num_threads(cpu_count // workers)``; CPU
+kernels of some models can round differently with another thread count (last-digit differences
+of probabilities), so for exact equality across machines keep the threads per worker equal
+(``OMP_NUM_THREADS`` on Dask workers).
 
 Results folder layout (stable; read by the report and plotting code)::
 
@@ -20,6 +47,7 @@ Results folder layout (stable; read by the report and plotting code)::
                       [+ neutral]), mean row-normalised confusion (%), timings, complete flag
     predictions.csv   round, fold, path, subject, dataset, y_true, y_pred, p_<class>..., synthetic
     splits.json       records, labels and every split's train/test indices and subjects
+    run.lock          while a run is going: its owner (pid, host) and token (see ferbench.eval.runlock)
     run.json          the settings; a re-run into the same folder must match them (resume)
     folds/rXX_fYY.json  one finished split (predictions, losses, timings); finished splits are
                       skipped when the run is resumed
@@ -33,12 +61,16 @@ were synthetic.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import json
 import os
+import re
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,7 +80,7 @@ from ferbench.errors import DatasetError, FerbenchError
 from ferbench.eval.results import (CHECKPOINTS_DIR, FOLDS_DIR, PREDICTIONS_FILE, SCHEMA_VERSION, checkpoint_name,
                                    features_file_name, fold_file_name, split_name, write_results, write_splits)
 
-__all__ = ["run_protocol", "run_fold", "build_model", "aggregate", "RESULTS_VERSION"]
+__all__ = ["run_protocol", "run_fold", "build_model", "aggregate", "dask_client", "RESULTS_VERSION"]
 
 RESULTS_VERSION = 1
 
@@ -73,6 +105,33 @@ def build_model(model: str | Callable, n_classes: int, size: int | None, options
         raise FerbenchError(str(e).strip("'\"")) from None
 
 
+def _model_facts(model: str | Callable, n_classes: int, size: int | None, options: dict[str, Any]
+                 ) -> tuple[int, list[list[Any]], str, str]:
+    """``(input_size, inputs, init_note, paper)`` that a run records, before any data are touched.
+
+    A registered name's come from :func:`ferbench.models.model_cfg`; its option values are still checked
+    now (a bad value fails before maps are computed) by building it on torch's ``meta`` device, which
+    allocates and initialises no weights. A factory, or a ``weights`` file (``init_note`` names it), is
+    built once for real.
+    """
+    if isinstance(model, str) and "weights" not in options:
+        import torch
+
+        from ferbench.models import model_cfg
+        from ferbench.models._base import RANDOM_INIT
+
+        try:
+            cfg = model_cfg(model, size, **options)
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+        with torch.device("meta"):
+            build_model(model, n_classes, size, options)
+        return int(cfg.input_size), [list(t) for t in cfg.inputs], RANDOM_INIT, cfg.paper
+    probe = build_model(model, n_classes, size, options)
+    return (int(probe.input_size), [list(t) for t in probe.inputs], getattr(probe, "init_note", ""),
+            getattr(probe, "paper", ""))
+
+
 def _model_id(model: str | Callable) -> str:
     if isinstance(model, str):
         return model
@@ -89,14 +148,86 @@ def run_fold(job: dict[str, Any]) -> dict[str, Any]:
 
     ``job`` keys: model, model_options, n_classes, size, inputs, modality, map_fn, cache_dir,
     records (dicts), labels, train, test, round, fold, config (TrainConfig dict), checkpoint,
-    device, progress, stop_after_epoch, features_path, threads.
+    device, progress, stop_after_epoch, features_path, threads, lock (path and token of the run's
+    lock: checked before every checkpoint write).
     """
     import torch
 
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
+    job = dict(job, device=_fold_device(job.get("device")))
     with _RNG_LOCK:
         return _run_fold_locked(job)
+
+
+# --------------------------------------------------------------------------- worker processes
+_WORKER: dict[str, Any] = {}  # this process's worker rank and watchdog (local pool workers)
+
+
+def _init_local_worker(owner_pid: int, counter, threads: int | None) -> None:
+    """ProcessPoolExecutor initializer: rank, torch threads, and exit when the parent is gone."""
+    with counter.get_lock():
+        _WORKER["rank"] = int(counter.value)
+        counter.value += 1
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    _start_watchdog(owner_pid)
+
+
+def _start_watchdog(owner_pid: int, interval: float = 0.25) -> None:
+    """A daemon thread that ends this process as soon as its parent (the run's owner) dies.
+
+    Without it a killed ``ferbench train`` leaves its pool workers training on, rewriting
+    checkpoints, then waiting forever on the dead parent's queue. Polling ``getppid`` (the parent
+    re-parents us to init or a sub-reaper when it dies) works on every POSIX system; it is not
+    PR_SET_PDEATHSIG, which fires when the *thread* that started us exits.
+    """
+    if "watchdog" in _WORKER or owner_pid == os.getpid():
+        return
+    from ferbench.eval.runlock import pid_alive
+
+    ppid = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != ppid or not pid_alive(owner_pid):
+                os._exit(70)  # no cleanup: the parent's run is gone, its pool cannot take results
+
+    t = threading.Thread(target=watch, name="ferbench-parent-watchdog", daemon=True)
+    t.start()
+    _WORKER["watchdog"] = t
+
+
+def _worker_rank() -> int:
+    if "rank" in _WORKER:
+        return int(_WORKER["rank"])
+    try:  # a Dask worker: LocalCluster names them 0, 1, ...; `dask worker --nworkers` ends names in -<i>
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return 0
+    if isinstance(name, int):
+        return name
+    m = re.search(r"(\d+)$", str(name))
+    return int(m.group(1)) if m else 0
+
+
+def _fold_device(device: str | None) -> str | None:
+    """The device of a split: the one asked for, else one GPU per worker, else None (CPU)."""
+    if device is not None:
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    n = torch.cuda.device_count()
+    if n <= 1 or os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return "cuda:0"
+    return f"cuda:{_worker_rank() % n}"
 
 
 def _run_fold_locked(job: dict[str, Any]) -> dict[str, Any]:
@@ -112,14 +243,21 @@ def _run_fold_locked(job: dict[str, Any]) -> dict[str, Any]:
     train_set = InputSet([recs[i] for i in tr], labels[tr], cache)
     test_set = InputSet([recs[i] for i in te], labels[te], cache)
     name = split_name(job["round"], job["fold"])
+    guard = None
+    if job.get("lock"):
+        from ferbench.eval.runlock import check_owner
+
+        guard = functools.partial(check_owner, job["lock"]["path"], job["lock"]["token"])
+        guard()  # a resubmitted task of a run that has ended: do nothing
     info = fit(model, train_set, cfg, checkpoint=job["checkpoint"], device=job.get("device"),
                progress=bool(job.get("progress")), stop_after_epoch=job.get("stop_after_epoch"),
                meta={"model": _model_id(job["model"]), "model_options": job["model_options"],
                      "n_classes": job["n_classes"], "size": job["size"], "inputs": job["inputs"],
-                     "round": job["round"], "fold": job["fold"]}, desc=f"train {name}")
+                     "round": job["round"], "fold": job["fold"]}, desc=f"train {name}", guard=guard)
     res = {"round": job["round"], "fold": job["fold"], "complete": info["complete"], "train": tr, "test": te,
            "losses": info["losses"], "epochs_done": info["epochs_done"], "train_seconds": info["seconds"],
-           "train_images": info["images"], "init_note": getattr(model, "init_note", "")}
+           "train_images": info["images"], "init_note": getattr(model, "init_note", ""),
+           "resumed_from": info["resumed_from"]}
     if not info["complete"]:
         return res
     pr = predict(model, test_set, batch_size=max(1, cfg.batch_size), device=job.get("device"),
@@ -153,7 +291,7 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
                  executor: Any = None, workers: int | None = None, progress: bool = True,
                  map_fn: Callable | None = None, cache_dir: str | os.PathLike | None = None,
                  stop_after_epoch: int | None = None, save_features: bool = False,
-                 data_dir: str | None = None) -> Path:
+                 data_dir: str | None = None, retries: int = 3) -> Path:
     """Train and evaluate ``model`` on every split of ``ps`` and write the results folder.
 
     Parameters
@@ -164,7 +302,9 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
         :class:`~ferbench.eval.protocols.ProtocolSplits` (from ``make_splits`` or
         ``leaky_sample_split``).
     out_dir
-        The results folder (created; an existing one with the same settings is resumed).
+        The results folder (created; an existing one with the same settings is resumed). Held
+        with a lock (``run.lock``) for the whole run: :class:`~ferbench.eval.runlock.RunLockError`
+        while another live run owns it.
     config
         :class:`~ferbench.eval.training.TrainConfig`; ``config.seed`` seeds every split.
     model_options
@@ -190,25 +330,37 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
         Save test embeddings per split.
     data_dir
         Recorded in results.json.
+    retries
+        How many times the local process pool is restarted after a worker died (each time the
+        unfinished splits resume from their checkpoints). Dask retries lost tasks itself.
 
     Returns
     -------
     pathlib.Path
         The results folder.
     """
+    from ferbench.eval.runlock import RunLock
+
+    out = Path(out_dir)
+    if workers is not None and int(workers) < 0:
+        raise FerbenchError(f"workers must be >= 0, got {workers}")
+    with RunLock(out) as lock:
+        return _run_protocol_locked(model, ps, out, config, lock, model_options=model_options, size=size,
+                                    device=device, executor=executor, workers=workers, progress=progress,
+                                    map_fn=map_fn, cache_dir=cache_dir, stop_after_epoch=stop_after_epoch,
+                                    save_features=save_features, data_dir=data_dir, retries=retries)
+
+
+def _run_protocol_locked(model, ps, out: Path, config, lock, *, model_options, size, device, executor, workers,
+                         progress, map_fn, cache_dir, stop_after_epoch, save_features, data_dir, retries) -> Path:
     from tqdm.auto import tqdm
 
     from ferbench.eval.data import MapCache, precompute, record_to_dict
 
-    out = Path(out_dir)
     (out / CHECKPOINTS_DIR).mkdir(parents=True, exist_ok=True)
     (out / FOLDS_DIR).mkdir(exist_ok=True)
     model_options = dict(model_options or {})
-    probe = build_model(model, ps.n_classes, size, model_options)
-    size = int(probe.input_size)
-    inputs = [list(t) for t in probe.inputs]
-    init_note, paper = getattr(probe, "init_note", ""), getattr(probe, "paper", "")
-    del probe
+    size, inputs, init_note, paper = _model_facts(model, ps.n_classes, size, model_options)
     records = [record_to_dict(r) for r in ps.records]
     cache_dir = Path(cache_dir) if cache_dir is not None else out / "cache"
 
@@ -228,13 +380,6 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
     _write_json(run_file, settings)
     write_splits(out, ps.to_json())
 
-    t0 = time.perf_counter()
-    cache = MapCache(cache_dir, tuple(map(tuple, inputs)), size, ps.modality, map_fn)
-    ex = _as_executor(executor)
-    n_maps = precompute(records, cache, workers=0 if (ex is None and workers in (0, 1)) else workers,
-                        executor=ex, progress=progress)
-    maps_seconds = time.perf_counter() - t0
-
     jobs = []
     for s in ps.splits:
         fold_file = out / FOLDS_DIR / fold_file_name(s.round, s.fold)
@@ -247,13 +392,17 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
                      "config": dict(config.to_dict(), seed=_fold_seed(config.seed, s.round, s.fold)),
                      "checkpoint": str(out / CHECKPOINTS_DIR / checkpoint_name(s.round, s.fold)), "device": device,
                      "stop_after_epoch": stop_after_epoch,
-                     "features_path": str(out / features_file_name(s.round, s.fold)) if save_features else None})
+                     "features_path": str(out / features_file_name(s.round, s.fold)) if save_features else None,
+                     "lock": {"path": str(lock.path), "token": lock.token}})
+    ex = _as_executor(executor)
     n_workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     inline = ex is None and (n_workers <= 1 or len(jobs) <= 1)
+    threads = None
+    if ex is None and not inline:
+        threads = max(1, (os.cpu_count() or 1) // min(n_workers, len(jobs)))
     for j in jobs:
         j["progress"] = progress and inline
-        if ex is None and not inline:
-            j["threads"] = max(1, (os.cpu_count() or 1) // min(n_workers, len(jobs)))
+    pool = _LocalPool(min(n_workers, len(jobs)), threads) if ex is None and not inline else None
     interrupted = 0
 
     def done(res: dict[str, Any]) -> None:
@@ -263,30 +412,146 @@ def run_protocol(model: str | Callable, ps, out_dir: str | os.PathLike, config, 
             return
         _write_json(out / FOLDS_DIR / fold_file_name(res["round"], res["fold"]), res)
 
-    bar = tqdm(total=len(jobs), desc=f"{ps.protocol} splits", unit="split", disable=not progress or len(jobs) < 2)
     try:
-        if inline:
-            for j in jobs:
-                done(run_fold(j))
-                bar.update(1)
+        # the maps once for the whole protocol (on the workers), before any split: never per split
+        t0 = time.perf_counter()
+        cache = MapCache(cache_dir, tuple(map(tuple, inputs)), size, ps.modality, map_fn)
+        if pool is not None:
+            n_maps = pool.call(lambda e: precompute(records, cache, executor=e, progress=progress), retries)
         else:
-            own = ex is None
-            if own:
-                import multiprocessing as mp
+            n_maps = precompute(records, cache, workers=0 if (ex is None and workers in (0, 1)) else workers,
+                                executor=ex, progress=progress)
+        if ex is not None and jobs:
+            missing = [r["path"] for r in records if not os.path.isfile(cache.path(r))]
+            if missing:
+                raise FerbenchError(f"map cache {cache_dir}: {len(missing)} map(s) the workers computed are not "
+                                    f"visible here (e.g. for {missing[0]}); put the results folder and the cache "
+                                    f"on a file system every worker mounts")
+        maps_seconds = time.perf_counter() - t0
 
-                ex = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp.get_context("spawn"))
-            try:
-                for fut in as_completed([ex.submit(run_fold, j) for j in jobs]):
-                    done(fut.result())
+        bar = tqdm(total=len(jobs), desc=f"{ps.protocol} splits", unit="split",
+                   disable=not progress or len(jobs) < 2)
+        try:
+            if inline:
+                for j in jobs:
+                    done(run_fold(j))
                     bar.update(1)
-            finally:
-                if own:
-                    ex.shutdown()
+            else:
+                _run_folds(jobs, ex, pool, done, bar, retries)
+        finally:
+            bar.close()
+    except BaseException:  # an error or Ctrl-C: the workers' splits are abandoned, end them now
+        if pool is not None:
+            pool.shutdown(kill=True)
+            pool = None
+        raise
     finally:
-        bar.close()
+        if pool is not None:
+            pool.shutdown()
     aggregate(out, ps, settings, init_note=init_note, paper=paper, data_dir=data_dir,
               extra_timings={"maps_seconds": maps_seconds, "maps_computed": n_maps})
     return out
+
+
+class _LocalPool:
+    """A spawn-context process pool that can be restarted after a worker died.
+
+    Workers get a rank (for the GPU choice), a fixed torch thread count, and a watchdog that ends
+    them when this process dies.
+    """
+
+    def __init__(self, n: int, threads: int | None):
+        import multiprocessing as mp
+
+        self.n, self.threads = max(1, n), threads
+        self.ctx = mp.get_context("spawn")  # torch is imported here; forking with OpenMP threads can hang
+        self.restarts = 0
+        self.executor = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        counter = self.ctx.Value("i", 0)
+        return ProcessPoolExecutor(max_workers=self.n, mp_context=self.ctx, initializer=_init_local_worker,
+                                   initargs=(os.getpid(), counter, self.threads))
+
+    def restart(self, retries: int, what: str) -> None:
+        self.restarts += 1
+        if self.restarts > retries:
+            raise FerbenchError(f"{what}: worker processes died {self.restarts} times (killed, or out of "
+                                f"memory?); giving up after {retries} restarts")
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._new()
+
+    def call(self, fn: Callable[[Executor], Any], retries: int) -> Any:
+        while True:
+            try:
+                return fn(self.executor)
+            except BrokenProcessPool:
+                self.restart(retries, "maps")
+
+    def shutdown(self, kill: bool = False) -> None:
+        """Let the workers go (every result is in: no waiting for their interpreters to wind down), or
+        with ``kill`` end them at once (the run failed; their splits would only be thrown away)."""
+        procs = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if kill:
+            for p in procs:
+                p.kill()
+
+
+def _run_folds(jobs: list[dict[str, Any]], ex: Any, pool: _LocalPool | None, done: Callable, bar,
+               retries: int) -> None:
+    """Run ``jobs`` on ``ex`` (a Dask client's executor or any Executor) or on the local ``pool``.
+
+    When a local worker dies the pool breaks: it is restarted and the unfinished splits are
+    submitted again (they resume from their checkpoints). Dask retries a lost worker's task itself.
+    """
+    pending = {(j["round"], j["fold"]): j for j in jobs}
+    while pending:
+        target = pool.executor if pool is not None else ex
+        futures = {target.submit(run_fold, j): key for key, j in pending.items()}
+        broken = False
+        for fut in as_completed(futures):
+            try:
+                res = fut.result()
+            except BrokenProcessPool:
+                broken = True
+                continue
+            except Exception as e:  # noqa: BLE001 - Dask gave up on a split whose workers kept dying
+                if type(e).__name__ != "KilledWorker":
+                    raise
+                r, f = futures[fut]
+                raise FerbenchError(f"split {split_name(r, f)}: the Dask workers running it died repeatedly "
+                                    f"(out of memory?): {e}") from None
+            done(res)
+            pending.pop(futures[fut], None)
+            bar.update(1)
+        if broken and pending:
+            if pool is None:
+                raise FerbenchError("the process pool broke (a worker died); run again to resume")
+            pool.restart(retries, f"{len(pending)} unfinished split(s)")
+
+
+@contextlib.contextmanager
+def dask_client(address: str, timeout: float = 30.0):
+    """A ``distributed.Client`` connected to the scheduler at ``address`` (closed on exit).
+
+    Raises
+    ------
+    FerbenchError
+        dask.distributed is not installed, or the scheduler cannot be reached.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise FerbenchError("--scheduler needs dask.distributed: pip install 'ferbench[distributed]'") from None
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise FerbenchError(f"cannot reach the Dask scheduler at {address}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _fn_name(fn: Callable | None) -> str | None:

@@ -19,11 +19,12 @@ import os
 import random
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ferbench.errors import FerbenchError
+from ferbench.models.cfgs import PAPER_CFGS
 
 __all__ = ["TrainConfig", "PRESETS", "config_for", "fit", "predict", "save_checkpoint", "load_checkpoint",
            "CheckpointError", "set_seed", "remove_stale_temp_files"]
@@ -107,22 +108,8 @@ class TrainConfig:
         return cls(**d)
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "dfcnn": dict(optimizer="sgd", lr=1e-4, momentum=0.9, weight_decay=5e-4, batch_size=32, epochs=30,
-                  scheduler="none", source="dfcnn.md §4.2, §9 #7"),
-    "cmcnn": dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=32, epochs=300,
-                  scheduler="step", step_size=100, gamma=0.5, source="cmcnn.md §4"),
-    # Paper: Adam lr 0.01, batch 100. Adam at 0.01 on the 1.18M-weight FCs saturates/kills the ReLUs
-    # (mffcnn.md §4.3 risk) and batch 100 gives ~2 steps/epoch on small folds, so ferbench uses 1e-3 / 32.
-    "mffcnn": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=32, epochs=40, scheduler="step",
-                   step_size=3, gamma=0.93, source="mffcnn.md §4.1 (Eq. 6 schedule; lr 1e-3, batch 32 instead of "
-                   "the paper's 0.01 / 100, see §4.3 risk)"),
-    "gemax_fa": dict(optimizer="adam", lr=1e-4, weight_decay=1e-3, batch_size=32, epochs=30, scheduler="step",
-                     step_size=10, gamma=0.1, recalibrate_bn=True, source="gemax_fa.md §4.6 (jiao2020_stable lr)"),
-    "attention_transformer": dict(optimizer="adamw", lr=1e-4, weight_decay=1e-2, batch_size=32, epochs=20,
-                                  scheduler="onecycle", recalibrate_bn=True,
-                                  source="attention_transformer.md §5 (backbones 1e-4, fusion x10 = 1e-3 via lr_groups)"),
-}
+# owned by the model configurations (ferbench/models/cfgs.py, one PaperCfg per paper)
+PRESETS: dict[str, dict[str, Any]] = {p: dict(c.preset) for p, c in PAPER_CFGS.items()}
 """Per-paper defaults (lr of gemax_fa: the spec's stable preset; attention_transformer: ``lr`` is the backbone lr,
 the model's ``lr_groups`` scale the fusion network to 10x)."""
 
@@ -360,7 +347,7 @@ def _restore_rng(ck: dict[str, Any], gen) -> None:
 # --------------------------------------------------------------------------- fit / predict
 def fit(model, data, cfg: TrainConfig, *, checkpoint: str | os.PathLike | None = None, device=None,
         progress: bool = True, stop_after_epoch: int | None = None, meta: dict[str, Any] | None = None,
-        desc: str = "train") -> dict[str, Any]:
+        desc: str = "train", guard: Callable[[], None] | None = None) -> dict[str, Any]:
     """Train ``model`` on ``data`` for ``cfg.epochs`` epochs, resuming from ``checkpoint`` if it exists.
 
     Parameters
@@ -382,6 +369,9 @@ def fit(model, data, cfg: TrainConfig, *, checkpoint: str | os.PathLike | None =
         Return after this many completed epochs (simulates an interruption; for tests).
     meta
         Extra JSON-serialisable information stored in the checkpoint (model name, fold...).
+    guard
+        Called before every checkpoint write; raises to stop without writing (a worker whose run
+        no longer owns the results folder, see :func:`ferbench.eval.runlock.check_owner`).
 
     Returns
     -------
@@ -452,6 +442,8 @@ def fit(model, data, cfg: TrainConfig, *, checkpoint: str | os.PathLike | None =
             if cfg.recalibrate_bn and epoch + 1 == cfg.epochs:
                 recalibrate_batchnorm(model, data, max(2, cfg.batch_size), dev)
             if checkpoint is not None:
+                if guard is not None:
+                    guard()
                 state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
                          "extra_optimizers": [o.state_dict() for o in extra], "epoch": epoch + 1,
                          "epochs": int(cfg.epochs), "losses": torch.tensor(losses, dtype=torch.float64),

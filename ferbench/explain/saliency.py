@@ -3,7 +3,7 @@
 Eq. (14): the score of expression ``e`` is ``S(I | e) = w_e^T f(I)`` with ``f`` the 32-d fused
 feature and ``w_e`` the weight vector of the trained linear SVM. Eq. (15): the saliency of pixel
 ``x`` is ``G(x) = sum over the six (pixel-aligned) attribute maps of w_e^T df/dI(x)``. ferbench
-(spec dfcnn.md §8 Fig. 6, §9 #31) sums the signed gradients over all stacked input channels (the six
+(docs/dfcnn.md §8 Fig. 6, §9 #31) sums the signed gradients over all stacked input channels (the six
 maps and their colour channels), takes ``|G|`` and min-max scales each image to [0, 1]. The display
 blends ``s * texture + (1 - s) * dark_blue`` with dark blue = RGB (0, 0, 0.35).
 """
@@ -16,7 +16,7 @@ import numpy as np
 from ferbench.errors import FerbenchError
 
 DARK_BLUE: tuple[float, float, float] = (0.0, 0.0, 0.35)
-"""Background colour of DF-CNN's saliency display (spec dfcnn.md §9 #31)."""
+"""Background colour of DF-CNN's saliency display (docs/dfcnn.md §9 #31)."""
 
 
 class ExplainError(FerbenchError, ValueError):

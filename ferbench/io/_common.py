@@ -104,10 +104,12 @@ def fan_triangulate(counts: np.ndarray) -> np.ndarray:
     starts = np.cumsum(counts) - counts
     ntri = np.maximum(counts - 2, 0)
     total = int(ntri.sum())
-    poly = np.repeat(np.arange(len(counts)), ntri)
-    j = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(ntri) - ntri, ntri) + 1
-    s = starts[poly]
-    return np.stack([s, s + j, s + j + 1], axis=1)
+    out = np.empty((total, 3), np.int64)
+    out[:, 0] = np.repeat(starts, ntri)
+    # triangle t of polygon i has middle corner starts[i] + (t - first_triangle[i]) + 1
+    out[:, 1] = np.arange(total, dtype=np.int64) + np.repeat(starts - (np.cumsum(ntri) - ntri) + 1, ntri)
+    out[:, 2] = out[:, 1] + 1
+    return out
 
 
 def triangulate_terminated(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

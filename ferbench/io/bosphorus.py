@@ -1,6 +1,6 @@
 """Bosphorus files: ``.bnt`` range grids, ``.lm3``/``.lm2`` landmarks, stem labels.
 
-``.bnt`` layout (little-endian, ``specs/data_sources.md`` §6.2)::
+``.bnt`` layout (little-endian, ``docs/data.md`` §6.2)::
 
     uint16 nrows, uint16 ncols, float64 zmin,
     uint16 len, char[len] image file name,

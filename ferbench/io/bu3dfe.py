@@ -1,6 +1,6 @@
 """BU-3DFE files: VRML 2.0 ``_F3D.wrl`` meshes, ``.bnd`` landmarks, file-name labels.
 
-Layout (see ``specs/data_sources.md`` §6.1): ``<SID>_<EX><LL><RACE>_<KIND>.<ext>``, e.g.
+Layout (see ``docs/data.md`` §6.1): ``<SID>_<EX><LL><RACE>_<KIND>.<ext>``, e.g.
 ``F0001_AN03WH_F3D.wrl`` with its texture ``F0001_AN03WH_F3D.bmp`` and 83 landmarks in
 ``F0001_AN03WH_F3D.bnd`` (one ``vertex_index x y z`` line each).
 
@@ -10,7 +10,11 @@ The VRML reader is a tolerant hand parser restricted to what face scanners write
 It copes with commas or blanks as separators, arbitrary line wrapping, ``#`` comments,
 polygons with more than three corners (fan-triangulated) and several ``IndexedFaceSet``
 nodes (merged). ``Transform`` nodes are *not* applied (BU-3DFE has none) and ``USE``
-references are refused.
+references are refused. Parsing takes time linear in the file size, however hostile the
+file (no backtracking regex, no rescan per repeated keyword).
+
+The ``.bnd`` read beside a mesh must name vertices of that mesh (ids in ``[0, n)``, or
+``-1`` for unknown); a count other than 83 is kept but warned about.
 
 Texture policy: the ``url`` is reduced to its base name and looked up beside the
 ``.wrl`` (case-insensitively), then ``<stem>.bmp``; if nothing is found the geometry is
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Iterator
 
 import numpy as np
@@ -59,8 +64,13 @@ _NAME_RE = re.compile(r"^([FM]\d{4})_([A-Z]{2})(\d{2})([A-Z]{2})_([A-Z0-9]+)(?:\
 
 # --- VRML tokenising -------------------------------------------------------------------
 # Keyword search uses str.find (C speed); regexes over a multi-megabyte file are ~10x slower.
-_STRING_OR_COMMENT = re.compile(r'("(?:[^"\\\n]|\\.)*")|#[^\n]*')
-_URL = re.compile(r'\bImageTexture\s*\{[^{}]*?\burl\s*\[?\s*"([^"]*)"')
+# Every scan below moves forward from a keyword's own position and stops at the first blank
+# gap or bracket, so the regions scanned for different keywords never overlap and parsing
+# stays linear in the file size however often a keyword repeats (issue 13, item 4).
+_STRING_BODY = re.compile(r'(?:[^"\\\n]+|\\.)*')  # anchored .match, nothing after: never backtracks
+_BLANKS = re.compile(r"\s*")
+_BRACKET_CHAR = re.compile(r"[\[\]{}]")
+_BRACE_CHAR = re.compile(r"[{}]")
 
 
 def _is_word(c: str) -> bool:
@@ -82,16 +92,21 @@ class _Unterminated(Exception):
     pass
 
 
+def _skip_blanks(text: str, pos: int) -> int:
+    """First position at or after ``pos`` that is not white space (cost: the blanks skipped)."""
+    return _BLANKS.match(text, pos).end()
+
+
 def _bracket_after(text: str, pos: int) -> str | None:
     """Body of the ``[...]`` list that follows ``pos`` (only blanks between), else None."""
-    b = text.find("[", pos)
-    if b < 0 or text[pos:b].strip():
+    b = _skip_blanks(text, pos)
+    if b >= len(text) or text[b] != "[":
         return None
-    e = text.find("]", b + 1)
-    body = text[b + 1:e] if e >= 0 else ""
-    if e < 0 or "[" in body or "{" in body or "}" in body:
+    e = text.find("]", b + 1)  # str.find: a point list can be megabytes long
+    # a list never nests: '[', '{' or '}' before the ']' means truncation
+    if e < 0 or any(text.find(c, b + 1, e) >= 0 for c in "[{}"):
         raise _Unterminated
-    return body
+    return text[b + 1:e]
 
 
 def _field_list(seg: str, field: str) -> str | None:
@@ -104,21 +119,94 @@ def _field_list(seg: str, field: str) -> str | None:
 
 
 def _node_list(seg: str, node: str, field: str) -> str | None:
-    """Body of ``node { ... field [ ... ] }`` (e.g. Coordinate { point [...] })."""
+    """Body of ``node { ... field [ ... ] }`` (e.g. Coordinate { point [...] }).
+
+    The field must come before any other bracket inside the node's braces, so only the
+    text between the ``{`` and the next bracket character is searched for it.
+    """
     for i in _kw(seg, node):
-        j = i + len(node)
-        k = seg.find("{", j)
-        if k < 0 or seg[j:k].strip():
+        k = _skip_blanks(seg, i + len(node))
+        if k >= len(seg) or seg[k] != "{":
             continue
-        close = seg.find("}", k + 1)
-        for f in _kw(seg, field, k + 1, None if close < 0 else close):
-            if any(c in seg[k + 1:f] for c in "[]{}"):
-                break
-            body = _bracket_after(seg, f + len(field))
-            if body is not None:
-                return body
-        if close < 0:
+        m = _BRACKET_CHAR.search(seg, k + 1)
+        if m is None:
             raise _Unterminated
+        q = m.start()
+        if seg[q] != "[":
+            continue  # '{ }' or a nested node: no list at this level
+        head = seg[k + 1:q].rstrip()
+        if head.endswith(field) and (len(head) == len(field) or not _is_word(head[-len(field) - 1])):
+            return _bracket_after(seg, q)
+    return None
+
+
+def _strip_comments(raw: str) -> str:
+    """Replace ``#`` comments by a blank, keeping quoted strings (a url may hold ``#``).
+
+    Same result as ``re.sub(r'("(?:[^"\\\\\\n]|\\\\.)*")|#[^\\n]*', group 1 or " ")``, in linear
+    time: that regex retried every escaped quote of an unclosed string, so a line of
+    100k ``\\"`` took minutes. A string that does not close on its line leaves its quote
+    as plain text; every quote up to where it failed fails at the same place (their
+    scans are in step after the escape), so only a ``#`` there can start something.
+    """
+    out: list[str] = []
+    i, n = 0, len(raw)
+    hash_at = quote_at = -1  # next '#' / '"' at or after i (str.find, cached until passed)
+    while True:
+        if hash_at < i:
+            hash_at = raw.find("#", i)
+            hash_at = n if hash_at < 0 else hash_at
+        if quote_at < i:
+            quote_at = raw.find('"', i)
+            quote_at = n if quote_at < 0 else quote_at
+        j = min(hash_at, quote_at)
+        if j >= n:
+            out.append(raw[i:])
+            return "".join(out)
+        if raw[j] == "#":
+            out.append(raw[i:j])
+            out.append(" ")
+            e = raw.find("\n", j)
+            i = n if e < 0 else e
+            continue
+        # the body stops at the closing quote, a newline, a backslash before a newline, or the end
+        e = _STRING_BODY.match(raw, j + 1).end()
+        if e < n and raw[e] == '"':
+            out.append(raw[i:e + 1])
+            i = e + 1
+            continue
+        h = raw.find("#", j + 1, e)
+        if h < 0:
+            out.append(raw[i:e])
+            i = e
+        else:
+            out.append(raw[i:h])
+            out.append(" ")
+            nl = raw.find("\n", h)
+            i = n if nl < 0 else nl
+
+
+def _find_url(text: str) -> str | None:
+    """The first ``ImageTexture { ... url [ "name" ] ... }`` file name, or None.
+
+    Each ImageTexture's body runs from its ``{`` to the next brace; distinct nodes have
+    disjoint bodies, so the whole search is linear (the regex it replaces backtracked
+    quadratically over long blank runs).
+    """
+    for i in _kw(text, "ImageTexture"):
+        k = _skip_blanks(text, i + len("ImageTexture"))
+        if k >= len(text) or text[k] != "{":
+            continue
+        m = _BRACE_CHAR.search(text, k + 1)
+        end = len(text) if m is None else m.start()
+        for u in _kw(text, "url", k + 1, end):
+            j = _skip_blanks(text, u + 3)
+            if j < end and text[j] == "[":
+                j = _skip_blanks(text, j + 1)
+            if j < end and text[j] == '"':
+                close = text.find('"', j + 1)
+                if close >= 0:
+                    return text[j + 1:close]
     return None
 
 
@@ -172,8 +260,16 @@ def bu3dfe_filename(subject: str, expression: str, intensity: int, race: str = "
 
 
 # --- .bnd landmarks ----------------------------------------------------------------------
-def read_bnd(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+def read_bnd(path: str | os.PathLike, n_vertices: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read a BU-3DFE ``.bnd`` landmark file.
+
+    Parameters
+    ----------
+    path
+        The ``.bnd`` file.
+    n_vertices
+        Vertex count of the mesh the landmarks belong to; when given, every vertex id
+        must lie in ``[0, n_vertices)`` (or be ``-1``, ferbench's "unknown").
 
     Returns
     -------
@@ -184,7 +280,8 @@ def read_bnd(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ScanFormatError
-        Lines without exactly four numbers, non-integer vertex ids, infinities, no rows.
+        Lines without exactly four numbers, non-integer vertex ids, ids below -1 or (with
+        ``n_vertices``) past the mesh, infinities, no rows.
     """
     p = os.fspath(path)
     text = read_text(p)
@@ -202,7 +299,14 @@ def read_bnd(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     lm = vals[:, 1:]
     if np.isinf(lm).any():
         raise ScanFormatError(p, "landmark coordinates contain infinity")
-    return np.ascontiguousarray(lm), ids.astype(np.int64)
+    ids = ids.astype(np.int64)
+    if ids.min() < -1:
+        i = int(np.argmin(ids))
+        raise ScanFormatError(p, f"landmark line {i + 1} has negative vertex id {ids[i]} (-1 means unknown)")
+    if n_vertices is not None and ids.max() >= n_vertices:
+        i = int(np.argmax(ids))
+        raise ScanFormatError(p, f"landmark line {i + 1} names vertex {ids[i]}, the mesh has {n_vertices} vertices")
+    return np.ascontiguousarray(lm), ids
 
 
 def write_bnd(path: str | os.PathLike, landmarks: np.ndarray, vertex_ids: np.ndarray | None = None) -> None:
@@ -327,7 +431,14 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
     ScanFormatError
         Missing header, unbalanced brackets (truncation), non-numeric tokens, counts that
         do not divide, indices out of range, NaN/inf coordinates; or a corrupt sibling
-        ``.bnd``/texture file (the message then names that file).
+        ``.bnd``/texture file (the message then names that file), including a ``.bnd``
+        whose vertex ids fall outside the mesh.
+
+    Warns
+    -----
+    UserWarning
+        When the ``.bnd`` holds a number of landmarks other than 83 (they are kept,
+        with empty ``landmark_names``).
     """
     p = os.fspath(path)
     raw = read_text(p)
@@ -340,7 +451,7 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         # drop comments but keep quoted strings (a url may contain '#'); skip the slow
         # regex pass when the only '#' is the header line
         nl = raw.find("\n")
-        text = _STRING_OR_COMMENT.sub(lambda m: m.group(1) or " ", raw) if "#" in raw[max(nl, 0):] or nl < 0 \
+        text = _strip_comments(raw) if "#" in raw[max(nl, 0):] or nl < 0 \
             else raw[nl:]
         _check_balanced(p, re.sub(r'"[^"]*"', " ", text) if '"' in text else text)
         starts = list(_kw(text, "IndexedFaceSet"))
@@ -349,7 +460,7 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         bounds = starts[1:] + [len(text)]
         parts = [_parse_ifs(p, text[a:b], k) for k, (a, b) in enumerate(zip(starts, bounds))]
         g = _merge(parts)
-        mu = _URL.search(text)
+        url = _find_url(text)
     scan = Scan(vertices=g["v"], faces=g["f"], texcoords=g["tc"], texcoord_faces=g["tf"], vertex_colors=g["col"],
                 meta=ScanMeta(dataset="bu3dfe", source_path=p))
     if g["degenerate"]:
@@ -368,7 +479,6 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         scan.meta.intensity = labels["intensity"]
         scan.meta.extra.update(race=labels["race"], kind=labels["kind"])
 
-    url = mu.group(1) if mu else None
     if url:
         scan.meta.extra["texture_url"] = url
     if load_texture:
@@ -383,7 +493,10 @@ def read_wrl(path: str | os.PathLike, load_texture: bool = True) -> Scan:
 
     bnd = find_sibling(directory, [stem + ".bnd"])
     if bnd is not None:
-        lm, ids = read_bnd(bnd)
+        lm, ids = read_bnd(bnd, n_vertices=scan.n_vertices)
+        if len(lm) != len(BU3DFE_LANDMARK_NAMES):  # spec §6.1: 83 per scan; keep them, but unnamed
+            warnings.warn(f"{bnd}: {len(lm)} landmarks, the BU-3DFE layout has {len(BU3DFE_LANDMARK_NAMES)}; "
+                          "read without landmark names", UserWarning, stacklevel=2)
         scan.landmarks = lm
         scan.landmark_names = BU3DFE_LANDMARK_NAMES if len(lm) == len(BU3DFE_LANDMARK_NAMES) else ()
         scan.meta.extra["landmark_vertex_ids"] = ids

@@ -12,13 +12,15 @@ PLY: ``ascii``, ``binary_little_endian`` and ``binary_big_endian``; ``vertex`` w
 ``face`` with a ``vertex_indices`` (or ``vertex_index``) list; other elements and
 properties are skipped. A texture named by a ``comment TextureFile <name>`` header line
 (MeshLab's convention) is read. Element counts are checked against the file size
-before anything is allocated.
+before anything is allocated, and data left over after the declared elements is refused
+(a header that under-counts faces must not give a silently truncated mesh).
 
 Missing texture files are not errors: ``meta.extra["texture_missing"]`` records the path.
 """
 from __future__ import annotations
 
 import os
+import struct
 
 import numpy as np
 
@@ -37,6 +39,33 @@ def _resolve_obj_index(idx: np.ndarray, n_before: np.ndarray, p: str, what: str)
     if np.any(idx == 0):
         raise ScanFormatError(p, f"{what} index 0 (OBJ indices start at 1)")
     return np.where(idx > 0, idx - 1, n_before + idx)
+
+
+_CORNER_CHUNK = 1 << 20
+
+
+def _corner_fields(corners: list[str]) -> tuple[list[str], list[str]]:
+    """First and second ``/``-separated fields of OBJ face corners (``v``, ``v/vt``, ``v/vt/vn``, ``v//vn``).
+
+    Vectorised over the bytes of the joined corners (a per-corner ``split("/")`` took
+    5 s for one 3M-corner face): bytes of the wanted field are kept, all others blanked,
+    and one ``str.split`` yields the tokens. Each corner gives at most one token per
+    field, so a count below ``len(corners)`` means some corners lack that field.
+    """
+    if "/" not in "".join(corners):
+        return corners, []
+    first: list[str] = []
+    second: list[str] = []
+    for a in range(0, len(corners), _CORNER_CHUNK):  # bounded temporaries (~20 bytes per byte)
+        b = np.frombuffer(" ".join(corners[a:a + _CORNER_CHUNK]).encode("latin-1"), np.uint8)
+        blank, slash = b == 32, b == 47
+        n_slash = np.cumsum(slash, dtype=np.int32)
+        # slashes before the byte within its corner: subtract the count at the last blank
+        field = n_slash - np.maximum.accumulate(np.where(blank, n_slash, 0))
+        text = ~(blank | slash)
+        for k, out in ((0, first), (1, second)):
+            out.extend(np.where(text & (field == k), b, 32).astype(np.uint8).tobytes().decode("latin-1").split())
+    return first, second
 
 
 def _read_mtl_texture(mtl_path: str) -> str | None:
@@ -109,19 +138,20 @@ def read_obj(path: str | os.PathLike, load_texture: bool = True) -> Scan:
         tfaces = None
         n_degenerate = 0
         if f_toks:
-            parts = [t.split("/") for t in f_toks]
-            vi = to_ints([q[0] for q in parts], p, "face vertex index")
-            has_t = np.array([len(q) > 1 and q[1] != "" for q in parts])
+            v_tok, t_tok = _corner_fields(f_toks)
+            if len(v_tok) != len(f_toks):
+                raise ScanFormatError(p, "a face corner has no vertex index")
+            if t_tok and len(t_tok) != len(f_toks):
+                raise ScanFormatError(p, "some face corners have texture coordinates and others do not")
+            vi = to_ints(v_tok, p, "face vertex index")
             counts = np.asarray(f_counts, np.int64)
             corner_line = np.repeat(np.arange(len(counts)), counts)
             vi = _resolve_obj_index(vi, np.asarray(f_nv, np.int64)[corner_line], p, "vertex")
             pos = fan_triangulate(counts)
             n_degenerate = int(np.count_nonzero(counts < 3))
             faces = vi[pos]
-            if has_t.any():
-                if not has_t.all():
-                    raise ScanFormatError(p, "some face corners have texture coordinates and others do not")
-                ti = to_ints([q[1] for q in parts], p, "face texture index")
+            if t_tok:
+                ti = to_ints(t_tok, p, "face texture index")
                 ti = _resolve_obj_index(ti, np.asarray(f_nvt, np.int64)[corner_line], p, "texture")
                 tfaces = ti[pos]
     if tc is not None and tfaces is None:
@@ -300,41 +330,105 @@ def _ply_binary_element(p: str, data: bytes, off: int, el: dict, endian: str):
                             lst = arr[f"l{i}"].reshape(n, k0) if k0 else np.zeros((n, 0), endian + lt)
                             out[name] = (lst.reshape(-1), np.full(n, k0, np.int64))
                     return out, off + n * dt.itemsize
-    # general path: items of varying length, walked one by one (bounded by the byte count)
-    cols: dict[str, list] = {pr[0]: [] for pr in props}
-    for _ in range(n):
-        for name, t, lt in props:
-            dt = np.dtype(endian + t)
-            if off + dt.itemsize > len(data):
-                raise ScanFormatError(p, f"truncated data in element {el['name'][:20]!r}")
-            val = np.frombuffer(data, dtype=dt, count=1, offset=off)[0]
-            off += dt.itemsize
-            if lt is None:
-                cols[name].append(val)
-            else:
-                k = int(val)
-                ldt = np.dtype(endian + lt)
-                if k < 0 or off + k * ldt.itemsize > len(data):
-                    raise ScanFormatError(p, f"list of {k} items runs past the end of the file")
-                cols[name].append(np.frombuffer(data, dtype=ldt, count=k, offset=off))
-                off += k * ldt.itemsize
-    out = {}
+    # general path: lists of varying length
+    return _ply_binary_varying(p, data, off, el, endian)
+
+
+_STRUCT_OF = {"i1": "b", "u1": "B", "i2": "h", "u2": "H", "i4": "i", "u4": "I"}
+
+
+def _unaligned(data: bytes, dtype: np.dtype) -> np.ndarray:
+    """View where element ``j`` is the ``dtype`` value stored at byte ``j`` (overlapping, no copy)."""
+    n = len(data) - dtype.itemsize + 1
+    if n <= 0:
+        return np.zeros(0, dtype)
+    return np.ndarray(shape=(n,), dtype=dtype, buffer=data, offset=0, strides=(1,))
+
+
+def _ply_binary_varying(p: str, data: bytes, off: int, el: dict, endian: str):
+    """Binary element whose lists vary in length from item to item.
+
+    Each item's start depends on the counts of all items before it, so one loop reads
+    the list counts (one integer read per list and item, no numpy or struct call when
+    the count type is a byte; the old loop made several numpy calls per value and took
+    7.9 s on 6 MB of mixed triangles and quads, this one well under a second, see
+    ``benchmarks/bench_readers.py``). Every value is then gathered at once from unaligned
+    views of the buffer.
+    """
+    n, props, end = el["count"], el["props"], len(data)
+    what = el["name"][:20]
+    # layout: fixed bytes before each list's count, the count reader, the list value size
+    lists, fixed = [], 0
     for name, t, lt in props:
         if lt is None:
-            out[name] = np.asarray(cols[name])
+            fixed += np.dtype(t).itemsize
         else:
-            items = cols[name]
-            counts = np.array([len(x) for x in items], np.int64)
-            flat = np.concatenate(items) if items else np.zeros(0)
-            out[name] = (flat, counts)
-    return out, off
+            lists.append((fixed, np.dtype(endian + t), np.dtype(endian + lt).itemsize))
+            fixed = 0
+    tail = fixed
+    counts = [np.zeros(n, np.int64) for _ in lists]
+    o = off
+    if len(lists) == 1 and lists[0][1].itemsize == 1:
+        pre, cdt, ls = lists[0]
+        step, signed = pre + 1 + tail, cdt.kind == "i"
+        ks = bytearray(n)
+        for i in range(n):
+            q = o + pre
+            if q >= end:
+                raise ScanFormatError(p, f"truncated data in element {what!r} (item {i} of {n})")
+            k = data[q]
+            ks[i] = k
+            o += step + k * ls
+        c = np.frombuffer(bytes(ks), np.int8 if signed else np.uint8).astype(np.int64)
+        if signed and c.min(initial=0) < 0:
+            raise ScanFormatError(p, f"negative list count in element {what!r}")
+        counts[0] = c
+    else:
+        readers = [(pre, struct.Struct(endian + _STRUCT_OF[cdt.str[1:]]).unpack_from, cdt.itemsize, ls)
+                   for pre, cdt, ls in lists]
+        for i in range(n):
+            for j, (pre, unpack, cs, ls) in enumerate(readers):
+                q = o + pre
+                if q + cs > end:
+                    raise ScanFormatError(p, f"truncated data in element {what!r} (item {i} of {n})")
+                k = unpack(data, q)[0]
+                if k < 0:
+                    raise ScanFormatError(p, f"negative list count {k} in element {what!r}")
+                counts[j][i] = k
+                o = q + cs + k * ls
+            o += tail
+    if o > end:
+        raise ScanFormatError(p, f"list of element {what!r} runs past the end of the file")
+    # item starts and the offset of every property within its item, all vectorised
+    sizes = np.full(n, fixed + sum(pre + cdt.itemsize for pre, cdt, _ in lists), np.int64)
+    for c, (_, _, ls) in zip(counts, lists):
+        sizes += c * ls
+    pos = off + np.cumsum(sizes) - sizes
+    out, li = {}, 0
+    for name, t, lt in props:
+        dt = np.dtype(endian + t)
+        if lt is None:
+            out[name] = _unaligned(data, dt)[pos] if n else np.zeros(0, dt)
+            pos = pos + dt.itemsize
+            continue
+        c, ldt = counts[li], np.dtype(endian + lt)
+        li += 1
+        first = pos + dt.itemsize
+        total = int(c.sum())
+        flat_pos = np.repeat(first - (np.cumsum(c) - c) * ldt.itemsize, c) + np.arange(total) * ldt.itemsize
+        out[name] = (_unaligned(data, ldt)[flat_pos] if total else np.zeros(0, ldt), c)
+        pos = first + c * ldt.itemsize
+    return out, o
 
 
 def _ply_ascii_elements(p: str, data: bytes, start: int, elements: list[dict]) -> list[dict]:
     lines = data[start:].decode("latin-1").split("\n")
+    while lines and not lines[-1].strip():  # trailing blank lines are harmless
+        lines.pop()
     total = sum(el["count"] for el in elements)
-    if total > len(lines):
-        raise ScanFormatError(p, f"header declares {total} items but the body has only {len(lines)} lines")
+    if total != len(lines):
+        raise ScanFormatError(p, f"header declares {_declared(elements)} ({total} lines) but the body has "
+                                 f"{len(lines)} lines")
     res = []
     pos = 0
     for el in elements:
@@ -381,6 +475,11 @@ def _ply_ascii_elements(p: str, data: bytes, start: int, elements: list[dict]) -
     return res
 
 
+def _declared(elements: list[dict]) -> str:
+    """``"3 'vertex', 1 'face'"``: the element counts of a header, for messages."""
+    return ", ".join(f"{el['count']} {el['name'][:20]!r}" for el in elements) or "no elements"
+
+
 def read_ply(path: str | os.PathLike, load_texture: bool = True) -> Scan:
     """Read a PLY mesh (ascii or binary; see module docstring).
 
@@ -388,7 +487,8 @@ def read_ply(path: str | os.PathLike, load_texture: bool = True) -> Scan:
     ------
     ScanFormatError
         Wrong magic, unknown format/types, element counts larger than the file can hold
-        (checked before allocating), truncated data, missing x/y/z, bad face lists,
+        (checked before allocating), truncated data, data left over after the declared
+        elements (a header that under-counts), missing x/y/z, bad face lists,
         out-of-range indices, NaN/inf coordinates.
     """
     p = os.fspath(path)
@@ -403,6 +503,9 @@ def read_ply(path: str | os.PathLike, load_texture: bool = True) -> Scan:
             for el in elements:
                 d, off = _ply_binary_element(p, data, off, el, endian)
                 parsed.append(d)
+            if off != len(data):  # like .bnt: a header that under-counts must not pass silently
+                raise ScanFormatError(p, f"{len(data) - off} trailing bytes after the {_declared(elements)} "
+                                         "the header declares")
     by_name = {el["name"]: d for el, d in zip(elements, parsed)}
     vert = by_name.get("vertex")
     if vert is None or not all(k in vert for k in ("x", "y", "z")):

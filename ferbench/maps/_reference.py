@@ -1,13 +1,17 @@
 """Per-pixel reference implementations (plain loops + numpy least squares) of the DF-CNN geometry maps,
-and the synthetic face grid the benchmarks run on.
+the synthetic face grid the benchmarks run on, and the readable GEMax DP and brute force.
 
 Slow by design: they are the readable definition the vectorised kernels are tested and benchmarked against.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
+
+from ferbench.maps.gemax.entropy import _check_hist, _eta
+from ferbench.maps.gemax.result import QuantizationResult, _check_k_tau, _result_from_cuts
 
 
 def normals_reference(xyz: np.ndarray, mask: np.ndarray, window: int = 5, min_neighbors: int = 6) -> np.ndarray:
@@ -120,3 +124,74 @@ def synthetic_face_grid(size: int = 224, radius_mm: float = 80.0, seed: int = 0)
     tex = np.clip(np.stack([0.6 + 0.002 * Z, 0.45 + 0.001 * X, 0.4 + 0.0 * Y], -1), 0, 1).astype(np.float32)
     return FaceGrid(xyz=np.stack([X, Y, np.where(mask, Z, np.nan)], -1), valid=mask, texture=tex, pixel_size_mm=h,
                     mask=mask, meta=ScanMeta(dataset="synthetic", synthetic=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# GEMax: the readable DP and brute force the vectorised solvers are tested and benchmarked against
+# ---------------------------------------------------------------------------------------------
+
+def gemax_dp_reference(hist, K: int = 256, tau: int = 20, count: bool = False):
+    """Readable pure-Python O(K*N*tau) triple loop (no band pruning), used as the test/benchmark reference.
+
+    With ``count=True`` returns ``(result, relaxations)`` where relaxations is the number of inner-loop
+    evaluations, exactly ``K * sum_{x=1}^{N} min(tau_eff, x)``.
+    """
+    h = _check_hist(hist)
+    N = h.size
+    K = int(K)
+    tau_eff = _check_k_tau(N, K, tau)
+    C = [0.0]
+    for c in h:
+        C.append(C[-1] + float(c))
+    total = C[-1]
+    neg = -math.inf
+    W = [0.0] + [neg] * N
+    back = [[0] * (N + 1) for _ in range(K + 1)]
+    relax = 0
+    for k in range(1, K + 1):
+        Wn = [neg] * (N + 1)
+        bk = back[k]
+        for xx in range(1, N + 1):
+            best, arg = neg, 0
+            for vv in range(max(0, xx - tau_eff), xx):
+                relax += 1
+                if W[vv] == neg:
+                    continue
+                P = (C[xx] - C[vv]) / total
+                val = W[vv] + (-P * math.log2(P) if P > 0 else 0.0)
+                if val >= best:                              # ">=": the largest v wins ties
+                    best, arg = val, vv
+            Wn[xx] = best
+            bk[xx] = arg
+        W = Wn
+    cuts = [N]
+    for k in range(K, 0, -1):
+        cuts.append(back[k][cuts[-1]])
+    cuts = np.array(cuts[::-1], dtype=np.int64)
+    res = _result_from_cuts(h, cuts, K, int(tau), "gemax", entropy_value=W[N])
+    return (res, relax) if count else res
+
+
+def relaxation_count(N: int, K: int, tau: int) -> int:
+    """Closed-form number of relaxations of the unpruned DP: K * (N*t - t(t-1)/2), t = min(tau, N-K+1)."""
+    t = min(int(tau), N - K + 1)
+    return int(K * (N * t - t * (t - 1) // 2))
+
+
+def gemax_bruteforce(hist, K: int, tau: int) -> QuantizationResult:
+    """Enumerate every feasible cut vector (tiny N only; N <= 16). Returns the best (largest-entropy) one."""
+    h = _check_hist(hist)
+    N = h.size
+    if N > 16:
+        raise ValueError("brute force is for N <= 16")
+    _check_k_tau(N, K, tau)
+    C = np.concatenate([[0.0], np.cumsum(h)])
+    combos = list(itertools.combinations(range(1, N), K - 1))
+    inner = np.array(combos, dtype=np.int64).reshape(len(combos), K - 1)
+    F = np.concatenate([np.zeros((len(inner), 1), np.int64), inner, np.full((len(inner), 1), N)], axis=1)
+    d = np.diff(F, axis=1)
+    feas = (d <= tau).all(axis=1)
+    F = F[feas]
+    H = _eta((C[F[:, 1:]] - C[F[:, :-1]]) / C[-1]).sum(axis=1)
+    i = int(np.argmax(H))
+    return _result_from_cuts(h, F[i], K, int(tau), "bruteforce", entropy_value=float(H[i]))

@@ -13,7 +13,7 @@ per-call :class:`MapContext`; :func:`ferbench.maps.compute_maps` uses one contex
 from __future__ import annotations
 
 import inspect
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -146,10 +146,6 @@ def minmax_over(values, mask, higher_is_brighter: bool = True):
 def register(cls):
     """Class decorator: register a map class under its ``name``."""
     return MAPS.register(cls.name)(cls)
-
-
-def names_needing_texture() -> Sequence[str]:
-    return [n for n in MAPS.list() if getattr(MAPS.get(n), "needs_texture", False)]
 
 
 def missing_map_reasons(scan_or_grid, names: Sequence[str] | None = None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""CM-CNN's three inputs (Ni et al. 2022; spec ``cmcnn.md`` §1.5-§1.7): gray, LBP and depth, all in [0, 1].
+"""CM-CNN's three inputs (Ni et al. 2022; ``docs/cmcnn.md`` §1.5-§1.7): gray, LBP and depth, all in [0, 1].
 
 * gray: ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of the texture (0 outside the face);
 * lbp: basic LBP on the 3x3 **square** neighbourhood (8 neighbours, radius 1, no interpolation; *not*

@@ -1,4 +1,4 @@
-"""DF-CNN's six attribute maps (Li et al. 2017; spec ``dfcnn.md`` §3, §3.5).
+"""DF-CNN's six attribute maps (Li et al. 2017; ``docs/dfcnn.md`` §3, §3.5).
 
 Scaling to [0, 1] (spec §3.5 [R], the CNN-input scalings divided by 255):
 geometry = per-face min-max of depth z (nose bright); normals = (n + 1)/2; shape index as is

@@ -8,7 +8,8 @@
 (random initialisation unless ``weights`` names a local ``.pt/.pth/.safetensors`` file; the
 choice is recorded in ``model.init_note``). Every model follows the contract of
 :class:`ferbench.models._base.FERModel`. Submodules (and torch) are imported only when a model
-is created, so listing the registry is instant.
+is created, so listing the registry is instant. :func:`model_cfg` reads a model's settings (paper, inputs,
+input size, training preset, demo plan) without building it.
 """
 from __future__ import annotations
 
@@ -17,33 +18,15 @@ import inspect
 import os
 from typing import Any, Callable
 
+from ferbench.models.cfgs import MODEL_CFGS, PAPER_CFGS, ModelCfg, model_cfg
 from ferbench.registry import Registry
 
 MODELS: Registry = Registry("model")
 
-# name -> (submodule, factory, fixed options, one-line description)
+# every registered name comes from the configurations (ferbench/models/cfgs.py): one owner per setting
 _ENTRIES: dict[str, tuple[str, str, dict[str, Any], str]] = {
-    "dfcnn": ("dfcnn", "DFCNN", {"shared": True}, "DF-CNN, shared VGG-M trunk over six maps (Li et al. 2017)"),
-    "dfcnn_unshared": ("dfcnn", "DFCNN", {"shared": False}, "DF-CNNa, six unshared trunks (Table XI)"),
-    "dfcnn_frozen": ("dfcnn", "DFCNN", {"shared": True, "freeze_trunk": True}, "DF-CNN with a frozen trunk (Table XII)"),
-    "gemax_fa": ("gemax_fa", "GEMaxFA", {}, "VGG-16 six-stream net with Facial Attention, GEMax depth (Jiao et al. 2020)"),
-    "gemax_fa_stable": ("gemax_fa", "GEMaxFA", {"backbone": "vgg16_bn"}, "gemax_fa with VGG-16-BN (preset jiao2020_stable)"),
-    "gemax_fa_gem": ("gemax_fa", "GEMaxFA", {"depth_input": "gem"}, "ours(-GeM): depth stream fed [RI, NoM_z, CuM]"),
-    "attention_transformer": ("attention_transformer", "CMSATransformer", {},
-                              "2x EfficientNet-B2 + cross-modality spatial attention + transformer (Raimondo et al.)"),
-    "attention_transformer_rgb": ("attention_transformer", "CMSATransformer", {"rgb_only": True},
-                                  "RGB-only ablation (Table VI)"),
-    "attention_transformer_no_vit": ("attention_transformer", "CMSATransformer", {"use_vit": False},
-                                     "CMSA without the transformer (Table VII)"),
-    "attention_transformer_no_cmsa": ("attention_transformer", "CMSATransformer", {"use_cmsa": False},
-                                      "sum fusion + transformer (Table VII)"),
-    "cmcnn": ("cmcnn", "CMCNN", {}, "CM-CNN: gray, LBP, depth FENs + cross-modality attention (Ni et al. 2022)"),
-    "cmcnn_concat": ("cmcnn", "CMCNN", {"cmfn": False}, "G+L+D concatenation without CMFN (Tab. II)"),
-    "mffcnn": ("mffcnn", "MFFCNN", {}, "MFF-CNN: image branch + 16-patch branch with L2 selection (Zou et al. 2021)"),
-    "mffcnn_no_mid": ("mffcnn", "MFFCNN", {"variant": "no_mid"}, "MFF-CNN without mid-level features (Table 6)"),
-    "mffcnn_no_joint": ("mffcnn", "MFFCNN", {"variant": "no_joint"}, "MFF-CNN with feature concatenation (Table 6)"),
-    "mffcnn_no_select": ("mffcnn", "MFFCNN", {"variant": "no_select"}, "MFF-CNN without L2 selection (Table 6)"),
-}
+    n: (PAPER_CFGS[c.paper].module, PAPER_CFGS[c.paper].factory, dict(c.options), c.description)
+    for n, c in MODEL_CFGS.items()}
 
 
 def _resolve(module: str, attr: str) -> Callable[..., Any]:
@@ -77,6 +60,27 @@ def model_info(name: str) -> str:
     return _ENTRIES[name][3] if name in _ENTRIES else (MODELS.get(name).__doc__ or "")
 
 
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Raise :class:`~ferbench.models._base.ModelConfigError` if ``name`` does not take one of ``options``.
+
+    Reads the model class's signature: imports its module, builds nothing. Values are checked when the
+    model is built. ``KeyError`` for an unknown name.
+    """
+    from ferbench.models._base import ModelConfigError
+
+    factory = MODELS.get(name)
+    target = getattr(factory, "target", None)
+    if target is None:
+        return
+    params = inspect.signature(_resolve(*target)).parameters
+    fixed = set(getattr(factory, "fixed_options", {}))
+    known = sorted(k for k in params if k not in ("n_classes", "input_size") and k not in fixed)
+    bad = sorted(set(options) - set(known))
+    if bad and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        raise ModelConfigError(f"model {name!r} does not accept option(s) {', '.join(bad)}; "
+                               f"known: {', '.join(known)}")
+
+
 def create_model(name: str, n_classes: int = 6, input_size: int | None = None,
                  weights: str | os.PathLike | None = None, **options: Any):
     """Build a registered model.
@@ -103,19 +107,8 @@ def create_model(name: str, n_classes: int = 6, input_size: int | None = None,
     ModelConfigError
         An option the model does not accept, or an invalid value.
     """
-    from ferbench.models._base import ModelConfigError
-
-    factory = MODELS.get(name)
-    target = getattr(factory, "target", None)
-    if target is not None:
-        params = inspect.signature(_resolve(*target)).parameters
-        fixed = set(getattr(factory, "fixed_options", {}))
-        known = sorted(k for k in params if k not in ("n_classes", "input_size") and k not in fixed)
-        bad = sorted(set(options) - set(known))
-        if bad and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            raise ModelConfigError(f"model {name!r} does not accept option(s) {', '.join(bad)}; "
-                                   f"known: {', '.join(known)}")
-    model = factory(n_classes=n_classes, input_size=input_size, **options)
+    check_options(name, options)
+    model = MODELS.get(name)(n_classes=n_classes, input_size=input_size, **options)
     if weights is not None:
         from ferbench.models.weights import load_weights
 
@@ -123,4 +116,4 @@ def create_model(name: str, n_classes: int = 6, input_size: int | None = None,
     return model
 
 
-__all__ = ["MODELS", "list_models", "create_model", "model_info"]
+__all__ = ["MODELS", "list_models", "create_model", "model_info", "model_cfg", "ModelCfg", "check_options"]

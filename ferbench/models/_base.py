@@ -16,9 +16,7 @@ from ferbench.errors import FerbenchError
 
 RANDOM_INIT = "random initialisation"
 
-#: Map names other helpers compute; ``model.inputs`` only uses these.
-MAP_NAMES = ("geometry", "normal_x", "normal_y", "normal_z", "shape_index", "texture", "gray",
-             "lbp", "depth", "gemax")
+from ferbench.models.cfgs import MAP_NAMES  # noqa: E402,F401  (re-exported; owned by the configurations)
 
 
 def input_slices(inputs) -> dict[str, slice]:

@@ -1,6 +1,6 @@
 """CNN + cross-modality spatial attention + transformer encoder (Raimondo et al., 2D+3D FER).
 
-Spec: /work/shared/specs/attention_transformer.md §2-§5, §10-§11, §13. Two EfficientNet-B2
+Method notes: ``docs/attention_transformer.md`` §2-§5, §10-§11, §13. Two EfficientNet-B2
 streams (RGB texture and depth, separate weights) tapped after the last inverted-residual stage
 (``features[7]`` in torchvision = timm ``blocks.6``: 352 x 9 x 9 at 260 x 260). Per modality S = 4
 LANet-style spatial attention modules (1x1 conv C->C/r -> BN -> ReLU -> 1x1 conv -> BN -> sigmoid),

@@ -1,6 +1,6 @@
 """CM-CNN (Ni et al. 2022): gray, LBP and depth branches fused by cross-modality attention.
 
-Spec: /work/shared/specs/cmcnn.md §2-§3, §7-§8. Three single-channel 148x148 inputs (gray, LBP,
+Method notes: ``docs/cmcnn.md`` §2-§3, §7-§8. Three single-channel 148x148 inputs (gray, LBP,
 depth). The depth feature-extraction network (FEN) is DeepID-like: 4 x [conv3x3 -> BN -> PReLU ->
 maxpool2]; the gray and LBP FENs add one residual conv per stage (8 convs, 4 identity skips). All
 give C x 9 x 9 (C = 256). The cross-modality fusion network (CMFN) has six directed SAGAN-style
@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from ferbench.models._base import FERModel, ModelConfigError
 from ferbench.models.losses import soft_focal_loss
 
-CM_MODALITIES = ("gray", "lbp", "depth")
+from ferbench.models.cfgs import CM_MODALITIES  # noqa: E402  (owned by the configurations)
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:

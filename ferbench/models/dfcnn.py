@@ -1,6 +1,6 @@
 """DF-CNN (Li et al., IEEE TMM 2017): deep fusion CNN over six 2D facial attribute maps.
 
-Spec: /work/shared/specs/dfcnn.md §4-§5, §9. Architecture (spec §4.1): one VGG-M conv1-conv5
+Method notes: ``docs/dfcnn.md`` §4-§5, §9. Architecture (spec §4.1): one VGG-M conv1-conv5
 trunk shared by the six maps (geometry, normal_x, normal_y, normal_z, shape_index, texture),
 each turned into a 224x224x3 image; the six 6x6x512 volumes are concatenated (map index = slow
 channel index) into 6x6x3,072, fused by Fusion7 (1x1 conv -> 32, ReLU) and Fusion8 (6x6 conv ->
@@ -57,7 +57,7 @@ from torch.nn import functional as F
 from ferbench.errors import ModelAssetError
 from ferbench.models._base import FERModel, ModelConfigError, conv_out
 
-DFCNN_MAPS = ("geometry", "normal_x", "normal_y", "normal_z", "shape_index", "texture")
+from ferbench.models.cfgs import DFCNN_MAPS  # noqa: E402  (the configurations own the map order)
 LUMA = (0.299, 0.587, 0.114)
 IMAGENET_MEAN = (123.68, 116.779, 103.939)
 INPUT_NORMS = ("unit", "imagenet255", "none")

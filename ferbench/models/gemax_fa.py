@@ -1,6 +1,6 @@
 """GEMax depth maps + Facial Attention multi-scale network (Jiao et al. 2020, arXiv 2011.08333).
 
-Spec: /work/shared/specs/gemax_fa.md §4, §8, §9.2. Two modalities (texture RGB and the GEMax
+Method notes: ``docs/gemax_fa.md`` §4, §8, §9.2. Two modalities (texture RGB and the GEMax
 depth map, replicated to 3 channels), each through a VGG-16 ``features`` extractor giving
 f_glb (512 x 7 x 7 after pool5 at 224). The Facial Attention (FA) module pools f_glb spatially
 (SpaPool), passes it through one 512-64-512 auto-encoder per attention map (FC+ReLU each),

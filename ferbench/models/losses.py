@@ -48,7 +48,7 @@ def attention_peaks(maps: torch.Tensor) -> torch.Tensor:
 
 def fa_loss(maps: torch.Tensor, alpha: float = 1e3, beta: float = 1e2, mrg: float = 0.02,
             normalize: str = "sum", reduction: str = "mean", return_terms: bool = False):
-    """L_FA of the Facial Attention module (spec gemax_fa.md §4.4).
+    """L_FA of the Facial Attention module (docs/gemax_fa.md §4.4).
 
     ``L = sum_i sum_xy [ alpha * M_i(x,y) * (max_{j!=i} M_j(x,y) - mrg)
                         + beta * M_i(x,y) * ((x - t_x^i)^2 + (y - t_y^i)^2) ]``
@@ -121,7 +121,7 @@ def gaussian_soft_labels(y: torch.Tensor, n_classes: int, sigma: float = 0.1,
 def soft_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 1.0,
                     sigma: float = 0.1, label_spacing: float = 1.0, formula: str = "A",
                     reduction: str = "mean") -> torch.Tensor:
-    """Focal loss with soft targets (CM-CNN Eq. 5; spec cmcnn.md §3.3).
+    """Focal loss with soft targets (CM-CNN Eq. 5; docs/cmcnn.md §3.3).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """MFF-CNN (Zou et al. 2021): multi-level feature fusion of an image branch and a 16-patch branch.
 
-Spec: /work/shared/specs/mffcnn.md §0, §3-§4, §7-§8; preset ``mffcnn_paper`` ("A"). One 60x60 gray
+Method notes: ``docs/mffcnn.md`` §0, §3-§4, §7-§8; preset ``mffcnn_paper`` ("A"). One 60x60 gray
 face crop. Image branch: conv1 conv2 pool1 conv3 conv4 pool2 conv5 conv6 pool3 (3x3 valid convs,
 ReLU, 8 channels); the mid-level conv4 map (8x24x24 = 4,608) goes through FC-256 (+ReLU), the
 high-level pool3 map (8x4x4) is flattened, [mid ⊕ high] (Eq. 1) -> FC -> image logits.

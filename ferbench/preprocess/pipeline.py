@@ -1,6 +1,6 @@
 """Scan -> FaceGrid: nose tip, spherical crop, pose normalisation, resampling, holes and spikes.
 
-Follows ``shared/specs/dfcnn.md`` §2 (the Mian et al. 2007 [34] pipeline). Defaults ([R]/[X] in the spec):
+Follows ``docs/dfcnn.md`` §2 (the Mian et al. 2007 [34] pipeline). Defaults ([R]/[X] in the spec):
 
 ============================  ===========================================================================
 step                          default

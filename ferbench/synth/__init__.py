@@ -1,9 +1,12 @@
 """Synthetic textured 2D + 3D face-expression scans (BU-3DFE and Bosphorus layouts).
 
 Everything produced here is **synthetic** (``meta.synthetic`` is True; manifests say so).
-Shapes come from the Surrey Face Model 3448 and its six expression blendshapes when
-``shared/models/sfm3448`` is available, else from a procedural face; textures are procedural.
-See ``specs/data_sources.md`` §7-§8 for what may and may not be claimed.
+Shapes come from the ICT Face Model Light shipped with ferbench (MIT licence, 100 identity
+modes, 53 ARKit-style blendshapes) and the six emotions are FACS action-unit recipes over its
+blendshapes (:mod:`ferbench.synth.expressions`). The Surrey Face Model 3448 stays an option
+(``face_model="sfm"``, ``model_dir=...``), the procedural face the last fallback. Textures are
+procedural.
+See ``docs/data.md`` §7-§8 for what may and may not be claimed.
 
 >>> from ferbench.synth import load_face_model, sample_subject, synthesize_scan  # doctest: +SKIP
 >>> model = load_face_model()                                                     # doctest: +SKIP
@@ -12,16 +15,16 @@ See ``specs/data_sources.md`` §7-§8 for what may and may not be claimed.
 """
 from __future__ import annotations
 
-from ferbench.synth.dataset import GeneratedDataset, generate_dataset
+from ferbench.synth.dataset import FACE_MODEL_DESCRIPTIONS, GeneratedDataset, dataset_face_model, generate_dataset
 from ferbench.synth.generator import (
     ScanParams, SubjectParams, expression_weights, sample_scan_params, sample_subject, subject_texture,
     synthesize_scan,
 )
-from ferbench.synth.model import FaceModel, find_face_model_dir, load_face_model, procedural_model
+from ferbench.synth.model import FACE_MODELS, FaceModel, find_face_model_dir, load_face_model, procedural_model
 from ferbench.synth.texture import paint_skin_texture, render_textured
 
 __all__ = [
-    "FaceModel", "find_face_model_dir", "load_face_model", "procedural_model",
+    "FaceModel", "FACE_MODELS", "find_face_model_dir", "load_face_model", "procedural_model", "dataset_face_model", "FACE_MODEL_DESCRIPTIONS",
     "SubjectParams", "ScanParams", "sample_subject", "subject_texture", "sample_scan_params", "expression_weights",
     "synthesize_scan", "paint_skin_texture", "render_textured", "generate_dataset", "GeneratedDataset",
 ]

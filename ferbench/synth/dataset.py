@@ -36,7 +36,7 @@ from ferbench.io.dataset import INCOMPLETE_MARKER
 from ferbench.labels import EXPRESSIONS, NEUTRAL
 
 __all__ = ["generate_dataset", "GeneratedDataset", "MANIFEST_FIELDS", "bu3dfe_subject_ids",
-           "bosphorus_subject_ids", "SCANS_PER_SUBJECT"]
+           "bosphorus_subject_ids", "SCANS_PER_SUBJECT", "dataset_face_model", "FACE_MODEL_DESCRIPTIONS"]
 
 SCANS_PER_SUBJECT = {"bu3dfe": 25, "bosphorus": 7}
 _LAYOUT_CODE = {"bu3dfe": 1, "bosphorus": 2}
@@ -50,7 +50,10 @@ MANIFEST_FIELDS = (
     "crop_radius", "n_vertices", "n_faces", "skin_tone", "asymmetry", "alpha", "traits",
 )
 """Manifest columns. ``intensity`` is empty for Bosphorus (the dataset has no levels; ``level``
-holds the generated one); ``weights`` are the six blendshape weights in EXPRESSIONS order;
+holds the generated one); ``model`` names the face model that made the scan (``ict-face-light``,
+``surrey-sfm3448`` or ``procedural``, see :func:`dataset_face_model`); ``weights`` are the
+six blendshape weights in EXPRESSIONS order (SFM, procedural) or the 53 ICT blendshape weights
+in the model's order (names in ``ferbench.synth.load_face_model().blend_names``);
 ``alpha`` the identity coefficients (in standard deviations); ``sex``/``race`` are dummy; ``traits`` the
 scanner traits the scan was given (:mod:`ferbench.synth.scanner`; space-separated, empty = none)."""
 
@@ -144,17 +147,18 @@ def _subject_job(*args) -> list[dict]:
         return _subject_job_inner(*args)
 
 
-def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, model_dir: str | None, out_dir: str,
+def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, model_spec: tuple, out_dir: str,
                        texture_size: int, image_size: int, traits_share: float = 0.0,
                        trait_kinds: tuple = (), rare_traits: dict | None = None) -> list[dict]:
     from ferbench.io.bosphorus import BOSPHORUS_LANDMARK_NAMES, bosphorus_stem, write_bnt, write_lm2, write_lm3
     from ferbench.io.bu3dfe import bu3dfe_filename, write_bnd, write_wrl
     from ferbench.io.images import write_image
     from ferbench.synth.generator import sample_subject, subject_texture, synthesize_scan
-    from ferbench.synth.model import load_face_model, procedural_model
-    from ferbench.synth.texture import render_textured
+    from ferbench.synth.model import load_face_model
+    from ferbench.synth.texture import render_scan
 
-    model = load_face_model(model_dir, allow_fallback=False) if model_dir else procedural_model()
+    face_model, model_path = model_spec  # exactly the model the parent loaded
+    model = load_face_model(model_path, face_model=face_model, allow_fallback=False)
     code = _LAYOUT_CODE[layout]
     subject = sample_subject(model, subject_id, _rng(seed, code, index, 0))
     texture = subject_texture(model, subject, texture_size)
@@ -172,9 +176,8 @@ def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, mode
         scan = synthesize_scan(model, subject, expression, level, rng, texture=texture,
                                landmark_set="bu3dfe" if layout == "bu3dfe" else "bosphorus")
         xlim, ylim = _window(scan)
-        uv = scan.texcoords if scan.texcoord_faces is None else scan.corner_uv()  # face models with UV seams
-        image, raster = render_textured(scan.vertices, scan.faces, uv, texture, image_size, image_size,
-                                        xlim, ylim, light_dir=scan.meta.extra["light_dir"])
+        image, raster = render_scan(scan, texture, image_size, image_size, xlim, ylim,
+                                    light_dir=scan.meta.extra["light_dir"])
         missing = scan.meta.extra["landmark_missing"]
         if layout == "bu3dfe" and traits_share > 0:  # scanner traits on the mesh only (renders stay clean)
             from ferbench.synth.scanner import apply_traits, draw_traits
@@ -235,9 +238,7 @@ Source column in manifest.csv: {source}.
 
 How the data were made
 - Shapes: {shape_text}
-- Expressions: the model's six basic-emotion blendshapes (anger, disgust, fear, happiness,
-  sadness, surprise) at weight level/4 x a per-subject gain U(0.8, 1.2), levels 1-4 (neutral = 0),
-  plus leakage |N(0, 0.05)| from the other blendshapes.
+- Expressions: {expr_text}
 - Nuisance: pose jitter (yaw +-10, pitch +-5, roll +-3 degrees, +-5 mm), 0.1-0.3 mm noise along the
   normals, hole blobs, a circular crop of 82-88 mm around the nose tip.
 - Scanner traits (manifest column "traits"): a share of the BU-3DFE-layout scans has a UV atlas
@@ -249,7 +250,7 @@ How the data were made
   metadata: the face model has no gender or ethnicity control. Bosphorus-layout subjects are
   different identities from the BU-3DFE-layout ones.
 
-What may be claimed (specs/data_sources.md section 8)
+What may be claimed (docs/data.md §8)
 - ferbench's loaders, preprocessing, maps, training loops and evaluation protocols run end to end,
   offline, on labelled textured 2D + 3D face-expression data in the BU-3DFE and Bosphorus file formats.
 - {claim_model}
@@ -265,7 +266,14 @@ What must NOT be claimed
 
 
 def _write_note(root: Path, model, seed: int, n: int, layouts, n_scans: int) -> None:
-    if model.name == "surrey-sfm3448":
+    if model.name == "ict-face-light":
+        shape_text = ("identities sampled from the ICT Face Model Light (ICT-FaceKit, a 3D morphable model\n"
+                      "  built from light-stage scans; USC ICT, MIT licence; shipped with ferbench), identity weights\n"
+                      f"  ~ N(0, I) truncated at 3 over its {model.n_modes} modes.")
+        claim = ("Shapes are sampled from a real 3D morphable model (ICT Face Model); expressions are\n"
+                 "  FACS action-unit recipes of the six emotions (EMFACS prototypes, ferbench.synth.expressions) over\n"
+                 "  its 53 ARKit-style blendshapes, with per-subject variation, at four graded intensities.")
+    elif model.name == "surrey-sfm3448":
         shape_text = ("identities sampled from the Surrey Face Model 3448 (a real 3D morphable model built\n"
                       "  from 3D face scans; Huber et al., VISAPP 2016; non-commercial licence), alpha ~ N(0, I)\n"
                       "  truncated at 3 over its 63 modes.")
@@ -276,8 +284,18 @@ def _write_note(root: Path, model, seed: int, n: int, layouts, n_scans: int) -> 
                       "  Model was not available), alpha ~ N(0, I) truncated at 3 over its modes.")
         claim = ("Shapes and expressions come from a hand-made procedural face, NOT from a model built from\n"
                  "  real scans: use only for software tests.")
-    text = _NOTE.format(model=model.name, sha=model.sha256, seed=seed, n=n, layouts=", ".join(layouts),
-                        n_scans=n_scans, source=model.source_label, shape_text=shape_text, claim_model=claim)
+    if model.blend_basis is not None:
+        expr_text = ("FACS action-unit recipes of the six basic emotions (anger, disgust, fear,\n"
+                     "  happiness, sadness, surprise) mapped to the model's blendshapes, per-subject jittered AU\n"
+                     "  strengths, optional AUs and left/right asymmetry, scaled by level/4 x a per-subject gain\n"
+                     "  U(0.8, 1.2), levels 1-4; neutral scans carry small random blendshape activity.")
+    else:
+        expr_text = ("the model's six basic-emotion blendshapes (anger, disgust, fear, happiness,\n"
+                     "  sadness, surprise) at weight level/4 x a per-subject gain U(0.8, 1.2), levels 1-4\n"
+                     "  (neutral = 0), plus leakage |N(0, 0.05)| from the other blendshapes.")
+    text = _NOTE.format(expr_text=expr_text, model=model.name, sha=model.sha256, seed=seed, n=n,
+                        layouts=", ".join(layouts), n_scans=n_scans, source=model.source_label,
+                        shape_text=shape_text, claim_model=claim)
     (root / "SYNTHETIC_DATA.txt").write_text(text, encoding="utf-8", newline="\n")
 
 
@@ -351,7 +369,7 @@ def _install(build: Path, root: Path) -> None:
 def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: int = 0,
                      layouts=("bu3dfe", "bosphorus"), model_dir: str | os.PathLike | None = None,
                      texture_size: int = 256, image_size: int = 256, workers: int | None = None,
-                     progress: bool = True, *, allow_fallback: bool = True,
+                     progress: bool = True, *, face_model: str | None = None, allow_fallback: bool = True,
                      overwrite: bool = False, scanner_traits: float = 0.3,
                      trait_kinds=None) -> GeneratedDataset:
     """Generate a synthetic BU-3DFE / Bosphorus-layout dataset (see module docstring).
@@ -370,7 +388,12 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     layouts
         Any of ``"bu3dfe"``, ``"bosphorus"``.
     model_dir
-        Surrey Face Model folder; None searches (see :func:`~ferbench.synth.find_face_model_dir`).
+        Folder of the chosen face model: the Surrey Face Model folder for ``face_model="sfm"``
+        (None searches, see :func:`~ferbench.synth.find_face_model_dir`), or another ICT npz
+        for ``"ict"``. A folder without the model is an error.
+    face_model
+        ``"ict"`` (default: the ICT Face Model shipped with ferbench), ``"sfm"`` or
+        ``"procedural"``; None = ``"sfm"`` when ``model_dir`` is given, else ``"ict"``.
     texture_size
         Side of the UV-atlas ``.bmp`` textures.
     image_size
@@ -380,7 +403,8 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     progress
         Show a tqdm progress bar.
     allow_fallback
-        Use the procedural face when no model is found (recorded in the manifest). A ``model_dir``
+        Use the procedural face when the shipped ICT data is missing (a broken install;
+        recorded in the manifest). A ``model_dir``
         that does not exist is a ModelAssetError, never a fallback.
     overwrite
         Replace a previous synthetic dataset in ``out_dir``.
@@ -424,8 +448,10 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     if [t for t in trait_kinds if t not in TRAITS] or not 0.0 <= float(scanner_traits) <= 1.0:
         raise ValueError(f"scanner_traits must be in [0, 1] and trait_kinds some of {TRAITS}, "
                          f"got {scanner_traits!r}, {trait_kinds!r}")
-    model = load_face_model(model_dir, allow_fallback=allow_fallback)
-    src = model.source_dir  # workers reload exactly this model (None = procedural)
+    model = load_face_model(model_dir, face_model=face_model, allow_fallback=allow_fallback)
+    # workers reload exactly this model
+    kind = {"ict-face-light": "ict", "surrey-sfm3448": "sfm"}.get(model.name, "procedural")
+    src = (kind, model.source_dir)
     root = Path(out_dir)
     _prepare_out(root, overwrite)
     # build beside the target and move in at the end: an interrupted run leaves only a marked work folder
@@ -466,3 +492,32 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     manifest = root / "manifest.csv"
     return GeneratedDataset(root=root, manifest=manifest, rows=rows, model=model.name, model_sha256=model.sha256,
                             seed=seed)
+
+
+FACE_MODEL_DESCRIPTIONS = {
+    "ict-face-light": "ICT Face Model Light (ICT-FaceKit, MIT licence; shipped with ferbench), FACS-based expressions",
+    "surrey-sfm3448": "Surrey Face Model 3448 (non-commercial licence), its six expression blendshapes",
+    "procedural": "procedural face (hand-made; software tests only)",
+}
+"""Face-model name (manifest ``model`` column) -> one line for reports."""
+
+
+def dataset_face_model(root: str | os.PathLike) -> str | None:
+    """The face model that made a synthetic dataset: ``"ict-face-light"``, ``"surrey-sfm3448"``, ``"procedural"``.
+
+    Read from the ``model`` column of ``root/manifest.csv`` (one value; several distinct values
+    are joined with ``"+"``). None when ``root`` has no manifest or the manifest has no
+    ``model`` column (e.g. real data). :data:`FACE_MODEL_DESCRIPTIONS` gives a sentence for reports.
+    """
+    path = Path(root) / "manifest.csv"
+    if not path.is_file():
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rd = csv.DictReader(fh)
+            if not rd.fieldnames or "model" not in rd.fieldnames:
+                return None
+            names = sorted({(r.get("model") or "").strip() for r in rd} - {""})
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"{path}: cannot read the manifest: {e}") from None
+    return "+".join(names) or None

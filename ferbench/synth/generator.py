@@ -1,13 +1,17 @@
-"""Sampling synthetic subjects and textured expression scans (``specs/data_sources.md`` §7).
+"""Sampling synthetic subjects and textured expression scans (``docs/data.md`` §7).
 
 Per subject (:func:`sample_subject`): identity alpha ~ N(0, I) truncated at |alpha| <= 3 over
 all model modes; an expressiveness gain g_e ~ U(0.8, 1.2) per expression; a smooth
-left/right asymmetry; skin tone, brow (hair) and iris colours; a baked light direction.
+left/right asymmetry; skin tone, brow (hair) and iris colours; a baked light direction; for
+models with their own blendshapes (ICT) the subject's FACS expression styles
+(:func:`ferbench.synth.expressions.sample_expression_styles`).
 
 Per scan (:func:`synthesize_scan`):
 
 * blendshape weights ``w_e = level / 4 * g_e`` for the target expression (neutral: level 0)
-  plus leakage ``|N(0, 0.05)|`` on every other blendshape;
+  plus leakage ``|N(0, 0.05)|`` on every other blendshape (SFM, procedural); for the ICT model
+  the subject's FACS recipe over its 53 blendshapes scaled by ``level / 4 * g_e``
+  (:func:`ferbench.synth.expressions.scan_blend_weights`);
 * noise of sigma ~ U(0.1, 0.3) mm along the vertex normals;
 * 0-3 hole blobs of radius 3-8 mm (centred on the eyes or brows 60 % of the time) whose
   triangles are removed;
@@ -61,6 +65,7 @@ class SubjectParams:
     texture_seed: int
     sex: str = "F"
     race: str = "WH"
+    expression_styles: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -125,9 +130,15 @@ def sample_subject(model, subject: str, rng: np.random.Generator, *, sex: str | 
     tex_seed = int(rng.integers(2**31))
     race_code = race if race is not None else RACE_CODES[int(rng.integers(len(RACE_CODES)))]
     sex_code = sex if sex is not None else (subject[:1].upper() if subject[:1].upper() in "FM" else "F")
+    styles = None
+    if getattr(model, "blend_basis", None) is not None:  # drawn last: SFM / procedural streams unchanged
+        from ferbench.synth.expressions import sample_expression_styles
+
+        styles = sample_expression_styles(model.blend_names, rng)
     return SubjectParams(subject=subject, alpha=alpha, gains=gains, asymmetry=asym, skin_index=k,
                          skin_tone=np.clip(tone, 0, 1), hair_color=np.clip(hair, 0, 1), iris_color=iris,
-                         light_dir=light / np.linalg.norm(light), texture_seed=tex_seed, sex=sex_code, race=race_code)
+                         light_dir=light / np.linalg.norm(light), texture_seed=tex_seed, sex=sex_code, race=race_code,
+                         expression_styles=styles)
 
 
 def subject_texture(model, subject: SubjectParams, size: int = 256, *, bake_light: bool = True) -> np.ndarray:
@@ -140,11 +151,19 @@ def subject_texture(model, subject: SubjectParams, size: int = 256, *, bake_ligh
 
 def expression_weights(subject: SubjectParams, expression: str, intensity: int | None,
                        rng: np.random.Generator) -> np.ndarray:
-    """Blendshape weights (6,) in EXPRESSIONS order: ``level/4 * gain`` on the target plus leakage.
+    """Blendshape weights of one scan.
 
-    Every blendshape other than the target gets ``|N(0, 0.05)|`` (neutral: all six).
+    Without expression styles (SFM, procedural): (6,) in EXPRESSIONS order, ``level/4 * gain``
+    on the target and ``|N(0, 0.05)|`` on every other blendshape (neutral: all six). With the
+    subject's FACS styles (ICT): (B,) over the model's blendshapes, see
+    :func:`ferbench.synth.expressions.scan_blend_weights`.
     """
     e, level = _check_expression(expression, intensity)
+    if subject.expression_styles is not None:
+        from ferbench.synth.expressions import scan_blend_weights
+
+        gain = subject.gains[EXPRESSIONS.index(e)] if e != NEUTRAL else 0.0
+        return scan_blend_weights(subject.expression_styles, e, level, gain, rng)
     w = np.abs(rng.normal(0.0, LEAKAGE_SD, len(EXPRESSIONS)))
     if e != NEUTRAL:
         i = EXPRESSIONS.index(e)
@@ -198,6 +217,27 @@ def _landmark_ids(model, landmark_set: str) -> tuple[np.ndarray, tuple[str, ...]
     raise ValueError(f"unknown landmark_set {landmark_set!r}; expected one of {LANDMARK_SETS}")
 
 
+def _used(faces: np.ndarray, n: int) -> np.ndarray:
+    """Sorted ids referenced by ``faces`` (as np.unique, several times faster for dense ids)."""
+    m = np.zeros(n, bool)
+    m[faces.ravel()] = True
+    return np.flatnonzero(m)
+
+
+_SHAPE_CACHE: list = []
+
+
+def _identity_shape(model, subject: SubjectParams) -> np.ndarray:
+    """``model.shape(subject.alpha)``, remembered for the last subject (a subject's 25 scans share it)."""
+    key = (id(model), model.sha256, subject.alpha.tobytes())
+    if _SHAPE_CACHE and _SHAPE_CACHE[0][0] == key:
+        return _SHAPE_CACHE[0][1]
+    v = model.shape(subject.alpha)
+    v.flags.writeable = False
+    _SHAPE_CACHE[:] = [(key, v)]
+    return v
+
+
 def synthesize_scan(model, subject: SubjectParams, expression: str, intensity: int | None,
                     rng: np.random.Generator, *, texture: np.ndarray | None = None, landmark_set: str = "bu3dfe",
                     pose: bool = True, noise: bool = True, holes: bool = True, crop: bool = True,
@@ -234,7 +274,7 @@ def synthesize_scan(model, subject: SubjectParams, expression: str, intensity: i
     ids, names = _landmark_ids(model, landmark_set)
     sp = params if params is not None else sample_scan_params(model, subject, e, level, rng)
 
-    identity = model.shape(subject.alpha)
+    identity = _identity_shape(model, subject)
     disp = model.expression_offset(sp.weights)
     # smooth left/right asymmetry of the expression (x of the mean shape, +x = subject's left)
     disp = disp * (1.0 + subject.asymmetry * np.tanh(model.mean[:, 0] / 30.0))[:, None]
@@ -257,10 +297,18 @@ def synthesize_scan(model, subject: SubjectParams, expression: str, intensity: i
         R = _rotation(sp.yaw, sp.pitch, sp.roll)
         V = (V - tip) @ R.T + tip + sp.translation
 
+    TF = model.texcoord_faces[keep] if model.texcoord_faces is not None else None
     F = F[keep]
-    used = np.unique(F)
+    used = _used(F, model.n_vertices)
     remap = np.full(model.n_vertices, -1, np.int64)
     remap[used] = np.arange(len(used))
+    if TF is not None:  # per-corner texture coordinates (atlas seams): keep those still used
+        used_tc = _used(TF, len(model.texcoords))
+        tc_remap = np.full(len(model.texcoords), -1, np.int64)
+        tc_remap[used_tc] = np.arange(len(used_tc))
+        texcoords, texcoord_faces = model.texcoords[used_tc].copy(), tc_remap[TF]
+    else:
+        texcoords, texcoord_faces = model.uv[used].copy(), None
     landmarks = V[ids]
     lm_ids = remap[ids]
     meta = ScanMeta(dataset="synthetic", subject=subject.subject, expression=e, intensity=level, synthetic=True,
@@ -274,6 +322,6 @@ def synthesize_scan(model, subject: SubjectParams, expression: str, intensity: i
                         nose_tip_neutral=tip, sex=subject.sex, race=subject.race,
                         model_vertex_ids=used,
                     ))
-    scan = Scan(vertices=V[used], faces=remap[F], texcoords=model.uv[used].copy(), texture=texture,
+    scan = Scan(vertices=V[used], faces=remap[F], texcoords=texcoords, texcoord_faces=texcoord_faces, texture=texture,
                 landmarks=landmarks, landmark_names=names, meta=meta)
     return scan.validate()

@@ -9,8 +9,9 @@
 * **BU-3DFE-83** (approximate, menpo3d grouping): eye outlines resampled to 8 points from
   the 6-point iBUG eye contours, each brow as a 10-point outline (the iBUG brow line shifted
   3 mm up and down), 12 nose points, the 20 iBUG mouth points, and 15 points resampled
-  along the jaw line. Every point is snapped to the nearest vertex of the mean shape, so a
-  landmark is a fixed vertex of the model and moves with identity and expression.
+  along the jaw line. Every point is snapped to the nearest vertex of the mean shape (of the
+  skin surface, never an eyeball, for the ICT model), so a landmark is a fixed vertex of the
+  model and moves with identity and expression.
 
 "Left" is the subject's left (+x), as in both datasets.
 """
@@ -31,9 +32,11 @@ BOSPHORUS_FROM_IBUG: tuple[int | str, ...] = (
 """iBUG point (1-based) behind each of the 22 Bosphorus landmarks, in file order."""
 
 
-def _snap(mean: np.ndarray, points: np.ndarray) -> np.ndarray:
-    d = ((points[:, None, :] - mean[None, :, :]) ** 2).sum(-1)
-    return np.argmin(d, axis=1).astype(np.int64)
+def _snap(mean: np.ndarray, points: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Nearest vertex to each point; only vertices in ``mask`` (the skin, not the eyeballs) when given."""
+    cand = np.arange(len(mean)) if mask is None else np.flatnonzero(mask)
+    d = ((points[:, None, :] - mean[cand][None, :, :]) ** 2).sum(-1)
+    return cand[np.argmin(d, axis=1)].astype(np.int64)
 
 
 def _resample(poly: np.ndarray, k: int, closed: bool) -> np.ndarray:
@@ -48,13 +51,14 @@ def _resample(poly: np.ndarray, k: int, closed: bool) -> np.ndarray:
 def bosphorus_vertices(model) -> np.ndarray:
     """(22,) vertex ids of the Bosphorus landmarks of ``model`` (order of BOSPHORUS_LANDMARK_NAMES)."""
     m = model.mean
+    skin = getattr(model, "skin_mask", None)
     ib = lambda k: int(model.ibug_vertices[k - 1])  # noqa: E731
     out = []
     for item in BOSPHORUS_FROM_IBUG:
         if item == "saddle_left":
-            out.append(int(_snap(m, (0.5 * (m[ib(28)] + m[ib(43)]))[None])[0]))
+            out.append(int(_snap(m, (0.5 * (m[ib(28)] + m[ib(43)]))[None], skin)[0]))
         elif item == "saddle_right":
-            out.append(int(_snap(m, (0.5 * (m[ib(28)] + m[ib(40)]))[None])[0]))
+            out.append(int(_snap(m, (0.5 * (m[ib(28)] + m[ib(40)]))[None], skin)[0]))
         else:
             out.append(ib(int(item)))
     return np.asarray(out, np.int64)
@@ -80,7 +84,7 @@ def bu3dfe_vertices(model) -> np.ndarray:
     groups.append(_resample(P(range(1, 18)), 15, closed=False))             # chin / jaw 68-82
     pts = np.vstack(groups)
     assert len(pts) == 83
-    ids = _snap(m, pts)
+    ids = _snap(m, pts, getattr(model, "skin_mask", None))
     # exact iBUG vertices where the BU point *is* an iBUG point (mouth block, nose block)
     ids[48:68] = [int(model.ibug_vertices[k - 1]) for k in range(49, 69)]
     ids[37:46] = [int(model.ibug_vertices[k - 1]) for k in range(28, 37)]

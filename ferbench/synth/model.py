@@ -1,13 +1,18 @@
-"""Face models for the synthetic generator: the Surrey Face Model (SFM 3448) or a procedural face.
+"""Face models for the synthetic generator: the ICT Face Model (default), the Surrey Face Model, or a procedural face.
+
+The default is the ICT Face Model Light shipped inside the package (MIT licence, see
+:mod:`ferbench.synth.ict`). The Surrey Face Model stays an option for users who have it
+(``face_model="sfm"``, ``model_dir=...``); the procedural face is the last fallback.
 
 The SFM files are read at run time from ``shared/models/sfm3448`` (never copied into the
 package; licence: non-commercial use, see the folder's LICENSE-NOTE.md). Every file is
 checked against the folder's ``SHA256SUMS`` and parsed by a bounds-checked pure-numpy
-reader of the cereal binary layout (``specs/data_sources.md`` §1.2, Appendix A.1).
+reader of the cereal binary layout (``docs/data.md`` §1.2, Appendix A.1).
 
-When no model folder is found, :func:`load_face_model` falls back to
-:func:`ferbench.synth.procedural.procedural_face_model`, so tests and demos always run.
-:attr:`FaceModel.name` records which model was used.
+:func:`load_face_model` falls back to :func:`ferbench.synth.procedural.procedural_face_model`
+only when the shipped ICT data is missing (a broken install) and fallback is allowed; an
+explicit ``model_dir`` that holds no model is an error. :attr:`FaceModel.name` records which
+model was used.
 """
 from __future__ import annotations
 
@@ -28,11 +33,16 @@ from ferbench.labels import EXPRESSIONS
 
 __all__ = [
     "FaceModel", "find_face_model_dir", "load_face_model", "read_sfm_shape", "read_sfm_blendshapes",
-    "read_ibug_map", "procedural_model", "SFM_FILES", "SFM_NAME", "PROCEDURAL_NAME",
+    "read_ibug_map", "procedural_model", "SFM_FILES", "SFM_NAME", "PROCEDURAL_NAME", "ICT_NAME", "FACE_MODELS",
+    "resolve_face_model",
 ]
 
 SFM_NAME = "surrey-sfm3448"
 PROCEDURAL_NAME = "procedural"
+ICT_NAME = "ict-face-light"
+FACE_MODELS = ("ict", "sfm", "procedural")
+"""Values of ``face_model`` (CLI ``--face-model``)."""
+_SOURCE_LABELS = {ICT_NAME: "synthetic-ict", SFM_NAME: "synthetic-sfm3448", PROCEDURAL_NAME: "synthetic-procedural"}
 ENV_VAR = "FERBENCH_SFM_DIR"
 SHAPE_FILE = "sfm_shape_3448.bin"
 BLENDSHAPE_FILE = "expression_blendshapes_3448.bin"
@@ -51,11 +61,12 @@ class FaceModel:
     Attributes
     ----------
     name
-        ``"surrey-sfm3448"`` or ``"procedural"``.
+        ``"ict-face-light"``, ``"surrey-sfm3448"`` or ``"procedural"``.
     mean
         (n, 3) mean shape in mm (+x subject's left, +y up, +z toward the viewer).
     shape_basis
-        (3n, k) orthonormal identity basis (rows ordered x0, y0, z0, x1, ...).
+        (3n, k) identity basis (rows ordered x0, y0, z0, x1, ...): orthonormal for SFM; the
+        ICT modes are used as given (``shape_stddev`` = 1).
     shape_stddev
         (k,) standard deviations (mm) of the k modes: a sample is
         ``mean + (shape_basis @ (alpha * shape_stddev)).reshape(n, 3)``.
@@ -77,6 +88,16 @@ class FaceModel:
         Folder the model was read from (None for the procedural face).
     files_sha256
         File name -> verified SHA-256 (empty for the procedural face).
+    texcoords, texcoord_faces
+        Per-corner texture coordinates (t, 2) and their (m, 3) index (the ICT atlas has seams);
+        None when ``uv`` (per vertex) is exact.
+    blend_names, blend_basis
+        The model's own blendshapes (ICT: 53 ARKit-style names) and their (B, n, 3) displacements
+        in mm; empty / None for models with only the six emotion ``blendshapes``.
+    face_material, material_names
+        Material index per triangle and the material names (ICT: M_Face, M_IrisLeft, ...).
+    skin_mask
+        (n,) bool, vertices of the skin surface (landmarks snap to these, not to the eyeballs).
     """
 
     name: str
@@ -91,6 +112,13 @@ class FaceModel:
     sha256: str
     source_dir: str | None = None
     files_sha256: dict[str, str] = field(default_factory=dict)
+    texcoords: np.ndarray | None = None
+    texcoord_faces: np.ndarray | None = None
+    blend_names: tuple[str, ...] = ()
+    blend_basis: np.ndarray | None = None
+    face_material: np.ndarray | None = None
+    material_names: tuple[str, ...] = ()
+    skin_mask: np.ndarray | None = None
 
     @property
     def n_vertices(self) -> int:
@@ -102,8 +130,8 @@ class FaceModel:
 
     @property
     def source_label(self) -> str:
-        """Manifest ``source`` value: ``"synthetic-sfm3448"`` or ``"synthetic-procedural"``."""
-        return "synthetic-sfm3448" if self.name == SFM_NAME else "synthetic-procedural"
+        """Manifest ``source`` value: ``"synthetic-ict"``, ``"synthetic-sfm3448"`` or ``"synthetic-procedural"``."""
+        return _SOURCE_LABELS.get(self.name, "synthetic-procedural")
 
     def shape(self, alpha: np.ndarray | None = None) -> np.ndarray:
         """Identity shape (n, 3) for coefficients ``alpha`` (k,) in standard deviations (None = mean)."""
@@ -115,7 +143,19 @@ class FaceModel:
         return self.mean + (self.shape_basis @ (a * self.shape_stddev)).reshape(-1, 3)
 
     def expression_offset(self, weights: np.ndarray | dict[str, float]) -> np.ndarray:
-        """Displacement (n, 3) of blendshape weights (array in EXPRESSIONS order, or a dict)."""
+        """Displacement (n, 3) of blendshape weights.
+
+        ``weights``: (6,) in EXPRESSIONS order (the emotion ``blendshapes``), (B,) over
+        ``blend_names`` (models with a ``blend_basis``), or a dict keyed by either kind of name.
+        """
+        if self.blend_basis is not None:
+            if isinstance(weights, dict) and set(weights) <= set(self.blend_names) and weights:
+                w = np.zeros(len(self.blend_names))
+                for k, v in weights.items():
+                    w[self.blend_names.index(k)] = float(v)
+                return np.tensordot(w, self.blend_basis, axes=1)
+            if not isinstance(weights, dict) and np.shape(weights) == (len(self.blend_names),):
+                return np.tensordot(np.asarray(weights, dtype=np.float64), self.blend_basis, axes=1)
         if isinstance(weights, dict):
             unknown = set(weights) - set(EXPRESSIONS)
             if unknown:
@@ -403,8 +443,10 @@ def _load_sfm(folder: Path) -> FaceModel:
 def _freeze(model: FaceModel) -> FaceModel:
     """Make the shared arrays read-only (the model is cached and shared between callers)."""
     for a in (model.mean, model.shape_basis, model.shape_stddev, model.triangles, model.uv, model.ibug_vertices,
-              *model.blendshapes.values()):
-        a.flags.writeable = False
+              *model.blendshapes.values(), model.texcoords, model.texcoord_faces, model.blend_basis,
+              model.face_material, model.skin_mask):
+        if a is not None:
+            a.flags.writeable = False
     return model
 
 
@@ -412,35 +454,85 @@ _CACHE: dict[tuple, FaceModel] = {}
 _LOCK = threading.Lock()
 
 
-def load_face_model(model_dir: str | os.PathLike | None = None, *, allow_fallback: bool = True) -> FaceModel:
-    """Load the Surrey Face Model, or the procedural fallback face when it is absent.
+def resolve_face_model(face_model: str | None = None, model_dir: str | os.PathLike | None = None) -> str:
+    """Which face model a request means: ``face_model`` if given; else, when ``model_dir`` is given,
+    ``"ict"`` if it is (or holds) an ICT npz and ``"sfm"`` otherwise (the Surrey folder, as before);
+    else ``"ict"`` (the embedded default)."""
+    if face_model is None:
+        if model_dir is None:
+            return "ict"
+        from ferbench.synth.ict import ICT_FILE, ICT_FULL_FILE
+
+        p = Path(model_dir).expanduser()
+        is_ict = p.suffix == ".npz" or any((p / f).is_file() for f in (ICT_FILE, ICT_FULL_FILE))
+        return "ict" if is_ict else "sfm"
+    fm = str(face_model).lower()
+    aliases = {"ict-face-light": "ict", SFM_NAME: "sfm", "surrey": "sfm", "sfm3448": "sfm"}
+    fm = aliases.get(fm, fm)
+    if fm not in FACE_MODELS:
+        raise ValueError(f"unknown face_model {face_model!r}; expected one of {FACE_MODELS}")
+    return fm
+
+
+def load_face_model(model_dir: str | os.PathLike | None = None, *, face_model: str | None = None,
+                    allow_fallback: bool = True) -> FaceModel:
+    """Load a face model: the embedded ICT model by default, the Surrey Face Model, or the procedural face.
 
     Parameters
     ----------
     model_dir
-        Folder with the SFM files; None searches (see :func:`find_face_model_dir`).
+        ``face_model="sfm"``: the folder with the SFM files (None searches, see
+        :func:`find_face_model_dir`). ``"ict"``: a folder (or npz) with an ICT model instead of
+        the shipped one (e.g. ``shared/models/ict_face``). Given alone, it means ``"sfm"``.
+    face_model
+        ``"ict"`` (default), ``"sfm"`` or ``"procedural"`` (see :func:`resolve_face_model`).
     allow_fallback
-        When no model folder is found, return the procedural face (True) or raise (False).
+        Only when the shipped ICT data is missing (a broken install): return the procedural face
+        (True) or raise (False). Never used for an explicit ``model_dir`` or for ``"sfm"``.
 
     Returns
     -------
     FaceModel
-        Cached per folder (arrays are read-only). ``name`` says which model it is.
+        Cached per file (arrays are read-only). ``name`` says which model it is.
 
     Raises
     ------
     ModelAssetError
-        A file fails its SHA-256 check, is missing from SHA256SUMS, or is corrupt (even
-        when fallback is allowed: a damaged model is never silently replaced); or no model
-        was found and ``allow_fallback`` is False.
+        The requested model is not found (an explicit folder without the model is always an
+        error), fails its SHA-256 check, or is corrupt (a damaged model is never silently replaced).
     """
+    fm = resolve_face_model(face_model, model_dir)
+    if fm == "procedural":
+        return procedural_model()
+    if fm == "ict":
+        from ferbench.synth.ict import ICT_FILE, ICT_FULL_FILE, ict_data_dir, load_ict_model
+
+        p = Path(model_dir).expanduser() if model_dir is not None else ict_data_dir() / ICT_FILE
+        if p.is_dir():
+            p = p / ICT_FILE if (p / ICT_FILE).is_file() else p / ICT_FULL_FILE
+        if not p.is_file():
+            if model_dir is None and allow_fallback:
+                import warnings
+
+                warnings.warn(f"{p}: the embedded ICT face model is missing; using the procedural face",
+                              stacklevel=2)
+                return procedural_model()
+            raise ModelAssetError(f"{p}: ICT face model not found")
+        p = p.resolve()
+        st = p.stat()
+        key = (ICT_NAME, str(p), st.st_size, st.st_mtime_ns)
+        with _LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        model = _freeze(load_ict_model(p))
+        with _LOCK:
+            _CACHE[key] = model
+        return model
     folder = find_face_model_dir(model_dir)
     if folder is None:
-        if not allow_fallback:
-            where = model_dir if model_dir is not None else os.environ.get(ENV_VAR) or "shared/models/sfm3448"
-            raise ModelAssetError(f"{where}: Surrey Face Model not found ({SHAPE_FILE} missing); "
-                                  f"set {ENV_VAR} or pass model_dir, or allow the procedural fallback")
-        return procedural_model()
+        where = model_dir if model_dir is not None else os.environ.get(ENV_VAR) or "shared/models/sfm3448"
+        raise ModelAssetError(f"{where}: Surrey Face Model not found ({SHAPE_FILE} missing); "
+                              f"set {ENV_VAR} or pass model_dir, or use face_model='ict' (the embedded default)")
     folder = folder.resolve()
     st = (folder / SHAPE_FILE).stat()
     key = (SFM_NAME, str(folder), st.st_size, st.st_mtime_ns)

@@ -8,7 +8,7 @@ and inner mouth contours, sclera, iris and pupil inside the eye contours, darker
 plus low-frequency mottling, fine "pore" noise, a little redness on cheeks and nose, and an
 optional baked Lambertian light (photo textures contain the scanner's lighting).
 
-The textures are procedural and not photo-realistic (``specs/data_sources.md`` §8).
+The textures are procedural and not photo-realistic (``docs/data.md`` §8).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 from ferbench.geometry.raster import rasterize
 
 __all__ = ["SKIN_TONES", "HAIR_COLORS", "IRIS_COLORS", "vertex_normals", "paint_skin_texture", "sample_texture",
-           "render_textured"]
+           "render_textured", "render_scan"]
 
 SKIN_TONES = np.array([
     (236, 200, 180), (226, 184, 160), (210, 164, 134), (198, 150, 120),
@@ -117,8 +117,24 @@ def paint_skin_texture(model, vertices: np.ndarray, size: int, rng: np.random.Ge
         raise ValueError(f"texture size must be in [8, 8192], got {size}")
     V = np.asarray(vertices, dtype=np.float64)
     N = vertex_normals(V, model.triangles)
-    uv3 = np.column_stack([model.uv, np.zeros(len(model.uv))])
-    r = rasterize(uv3, model.triangles, size, size, (0.0, 1.0), (0.0, 1.0), {"pos": V, "normal": N})
+    tf = getattr(model, "texcoord_faces", None)
+    eyeball = None
+    if tf is not None:  # per-corner atlas (seams): rasterise the texcoord mesh, each corner carries its vertex
+        tc2v = np.zeros(len(model.texcoords), np.int64)
+        tc2v[tf.ravel()] = model.triangles.ravel()
+        uv3 = np.column_stack([model.texcoords, np.zeros(len(model.texcoords))])
+        attrs = {"pos": V[tc2v], "normal": N[tc2v]}
+        eye_mats = [i for i, n in enumerate(model.material_names) if n.startswith(("M_Sclera", "M_Iris"))]
+        if eye_mats:
+            on_eye = np.zeros(len(model.texcoords))
+            on_eye[tf[np.isin(model.face_material, eye_mats)].ravel()] = 1.0
+            attrs["eyeball"] = on_eye
+        r = rasterize(uv3, tf, size, size, (0.0, 1.0), (0.0, 1.0), attrs)
+        if eye_mats:
+            eyeball = (r.attributes["eyeball"].reshape(-1) > 0.5) & r.mask.ravel()
+    else:
+        uv3 = np.column_stack([model.uv, np.zeros(len(model.uv))])
+        r = rasterize(uv3, model.triangles, size, size, (0.0, 1.0), (0.0, 1.0), {"pos": V, "normal": N})
     hit = r.mask.ravel()
     pos = r.attributes["pos"].reshape(-1, 3)
     nrm = r.attributes["normal"].reshape(-1, 3)
@@ -171,6 +187,9 @@ def paint_skin_texture(model, vertices: np.ndarray, size: int, rng: np.random.Ge
         lid = np.clip(1.0 - d / 0.9, 0, 1)[:, None]
         col = col * (1 - 0.8 * lid) + 0.8 * lid * (0.12, 0.08, 0.07)
 
+    if eyeball is not None:
+        _paint_eyeballs(model, V, pos, eyeball, col, iris_color)
+
     # nostrils: dark ellipses just above the nose-lip junction
     for a_, b_ in ((32, 33), (35, 36)):
         c = 0.5 * (ib([a_])[0] + ib([b_])[0]) + np.array([0.0, 1.5])
@@ -183,6 +202,30 @@ def paint_skin_texture(model, vertices: np.ndarray, size: int, rng: np.random.Ge
         L = L / np.linalg.norm(L)
         col *= (ambient + (1 - ambient) * np.clip(nrm @ L, 0.0, 1.0))[:, None]
     return (np.clip(col, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).reshape(size, size, 3)
+
+
+def _paint_eyeballs(model, V: np.ndarray, pos: np.ndarray, eyeball: np.ndarray, col: np.ndarray,
+                    iris_color) -> None:
+    """Sclera, iris and pupil on eyeball meshes (ICT): by the angle of a texel from its eyeball's +z axis."""
+    names = model.material_names
+    for side in ("Left", "Right"):
+        mats = [names.index(n) for n in (f"M_Sclera{side}", f"M_Iris{side}") if n in names]
+        vs = np.unique(model.triangles[np.isin(model.face_material, mats)])
+        if not len(vs):
+            continue
+        lo, hi = V[vs].min(0), V[vs].max(0)
+        centre = 0.5 * (lo + hi)
+        radius = 0.5 * float((hi - lo)[:2].mean())
+        d = pos - centre
+        sel = eyeball & (np.linalg.norm(d, axis=1) < 1.5 * radius)
+        # lateral distance from the eyeball's forward axis, as a fraction of its radius
+        rho = np.linalg.norm(d[sel, :2], axis=1) / max(radius, 1e-6)
+        front = d[sel, 2] > 0
+        c = np.tile([0.90, 0.88, 0.86], (int(sel.sum()), 1))
+        iris = front & (rho < 0.48)
+        c[iris] = np.asarray(iris_color) * (0.75 + 0.5 * (rho[iris] / 0.48))[:, None]
+        c[front & (rho < 0.2)] = (0.03, 0.03, 0.03)
+        col[sel] = c
 
 
 def sample_texture(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -223,6 +266,35 @@ def render_textured(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, tex
         r = rasterize(vertices, faces, width, height, xlim, ylim, {"shade": shade}, corner_attributes={"uv": uv})
     else:
         r = rasterize(vertices, faces, width, height, xlim, ylim, {"uv": uv, "shade": shade})
+    m = r.mask
+    col = np.empty((height, width, 3))
+    col[:] = background
+    col[m] = sample_texture(texture, r.attributes["uv"][m]) * r.attributes["shade"][m]
+    return (np.clip(col, 0, 1) * 255.0 + 0.5).astype(np.uint8), r
+
+
+def render_scan(scan, texture: np.ndarray, width: int, height: int, xlim: tuple[float, float],
+                ylim: tuple[float, float], **kw):
+    """:func:`render_textured` of a :class:`~ferbench.io.Scan`, per-corner texture coordinates included.
+
+    With ``scan.texcoord_faces`` (an atlas with seams) every face corner is rendered with its own
+    texture coordinate: the mesh is split along the seams (positions and normals shared), so
+    no triangle interpolates across the atlas.
+    """
+    if scan.texcoord_faces is None:
+        return render_textured(scan.vertices, scan.faces, scan.texcoords, texture, width, height, xlim, ylim, **kw)
+    L = np.asarray(kw.pop("light_dir", (0.2, 0.3, 1.0)), dtype=np.float64)
+    L = L / np.linalg.norm(L)
+    ambient = kw.pop("ambient", 0.6)
+    background = kw.pop("background", (0.12, 0.12, 0.12))
+    if kw:
+        raise TypeError(f"unexpected arguments {sorted(kw)}")
+    tf = np.asarray(scan.texcoord_faces, np.int64)
+    tc2v = np.zeros(len(scan.texcoords), np.int64)
+    tc2v[tf.ravel()] = np.asarray(scan.faces, np.int64).ravel()
+    shade = ambient + (1 - ambient) * np.clip(vertex_normals(scan.vertices, scan.faces) @ L, 0.0, 1.0)
+    r = rasterize(np.asarray(scan.vertices)[tc2v], tf, width, height, xlim, ylim,
+                  {"uv": scan.texcoords, "shade": shade[tc2v]})
     m = r.mask
     col = np.empty((height, width, 3))
     col[:] = background

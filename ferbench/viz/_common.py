@@ -8,15 +8,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ferbench.errors import FerbenchError
+from ferbench.models.cfgs import PAPER_CFGS
 from ferbench.labels import ALL_EXPRESSIONS, EXPRESSIONS, SHORT_NAMES
 
-PAPER_NAMES: dict[str, str] = {
-    "dfcnn": "DF-CNN (Li et al. 2017)",
-    "gemax_fa": "GEMax-FA (Jiao et al. 2020)",
-    "attention_transformer": "CNN-attention-transformer (Raimondo et al.)",
-    "cmcnn": "CM-CNN (Ni et al. 2022)",
-    "mffcnn": "MFF-CNN (Zou et al. 2021)",
-}
+PAPER_NAMES: dict[str, str] = {p: c.display for p, c in PAPER_CFGS.items()}  # owned by ferbench/models/cfgs.py
 
 #: A fixed colour per expression (tab10 entries), so every figure colours a class the same way.
 CLASS_COLORS: dict[str, str] = {
@@ -216,3 +211,82 @@ def as_class_dict(values: Any, classes: Sequence[str] = EXPRESSIONS) -> dict[str
     if arr.size != len(classes):
         raise VizError(f"got {arr.size} per-class values for {len(classes)} classes")
     return dict(zip(classes, arr.tolist()))
+
+
+# ---------------------------------------------------------------------------------------------- the Display contract
+class Display:
+    """Base of every ferbench Display (the scikit-learn contract).
+
+    A Display is built with a ``from_*`` classmethod (``from_view``, ``from_run``, ``from_scan``, ...), which
+    computes everything; ``plot(ax=None, ...)`` only draws, returns ``self`` and sets
+
+    * ``figure_``: the matplotlib figure (or sub-figure) drawn into;
+    * ``ax_``: the one Axes, for displays drawn on a single Axes (:class:`AccuracyTableDisplay`,
+      :class:`EmbeddingDisplay`), or
+    * ``axes_``: a numpy array of Axes, for displays drawn as a grid of panels
+      (:class:`ConfusionComparisonDisplay`, :class:`ExplanationGridDisplay`, :class:`MapGridDisplay`,
+      :class:`TauSweepDisplay`).
+
+    ``ax`` accepts ``None`` (a new figure), an ``Axes`` (single-axes displays), or, for grids, a
+    ``Figure``/``SubFigure`` to lay the panels out in or an array/list of Axes holding enough panels.
+    The old ``fig=`` keyword of the grid displays is a deprecated alias of ``ax=`` (a Figure).
+    """
+
+    def _title(self, title: str, synthetic: bool | None) -> str:
+        """``title`` labelled " (synthetic)" for generated data (:func:`ferbench.views.title_label`)."""
+        from ferbench.views.labels import title_label
+
+        return title_label(title, synthetic)
+
+    @staticmethod
+    def _single_axes(ax, figsize: tuple[float, float]):
+        """``(figure, axes)`` to draw a single-axes display into: a new figure when ``ax`` is None, one
+        Axes added to a given Figure/SubFigure, or ``ax`` itself."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(figsize=figsize)
+            return fig, ax
+        if _is_figure(ax):
+            return ax, ax.subplots()
+        if not _is_axes(ax):
+            raise VizError(f"ax must be a matplotlib Axes, a Figure or None, got {type(ax).__name__}")
+        return ax.figure, ax
+
+    @staticmethod
+    def _grid_target(ax, fig=None, figsize: tuple[float, float] | None = None, need: int | None = None):
+        """``(figure, axes or None)`` for a grid display: ``axes`` is a flat object array when ``ax`` gives
+        Axes (at least ``need`` of them), ``None`` when the display must lay its panels out in ``figure``
+        (``ax`` a Figure/SubFigure, or None for a new figure of ``figsize``). ``fig`` is the deprecated alias."""
+        if fig is not None:
+            import warnings
+
+            warnings.warn("plot(fig=...) is deprecated; pass the figure as plot(ax=...)", DeprecationWarning,
+                          stacklevel=3)
+            if ax is not None:
+                raise VizError("give ax= or fig=, not both")
+            ax = fig
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            return plt.figure(figsize=figsize), None
+        if _is_figure(ax):
+            return ax, None
+        axes = np.asarray(ax if not _is_axes(ax) else [ax], dtype=object).ravel()
+        if axes.size == 0 or not all(_is_axes(a) for a in axes):
+            raise VizError("ax must be None, a Figure/SubFigure or an array of matplotlib Axes")
+        if need is not None and axes.size < need:
+            raise VizError(f"need {need} axes, got {axes.size}")
+        return axes[0].figure, axes
+
+
+def _is_figure(obj) -> bool:
+    from matplotlib.figure import FigureBase
+
+    return isinstance(obj, FigureBase)
+
+
+def _is_axes(obj) -> bool:
+    from matplotlib.axes import Axes
+
+    return isinstance(obj, Axes)

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import VizError, class_color, run_source
+from ferbench.viz._common import Display, VizError, class_color, run_source
 
 
 def _to_float_images(images) -> np.ndarray:
@@ -50,7 +50,7 @@ def heat_overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5, cmap: str
     return np.clip((1 - alpha) * image + alpha * heat, 0.0, 1.0)
 
 
-class ExplanationGridDisplay:
+class ExplanationGridDisplay(Display):
     """A grid of explanation overlays: one row per class, up to ``per_class`` samples per row.
 
     Parameters
@@ -66,6 +66,11 @@ class ExplanationGridDisplay:
         (jet heat map blended at ``alpha``).
     source
         Provenance shown in the title (e.g. ``"ferbench, synthetic data"``).
+
+    Attributes
+    ----------
+    figure_, axes_
+        Set by :meth:`plot` (``axes_``: ``(rows, columns)`` array; see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, images, maps, labels, *, class_names: Sequence[str] = EXPRESSIONS, kind: str = "cam",
@@ -124,18 +129,30 @@ class ExplanationGridDisplay:
             return np.stack([saliency_overlay(im, m) for im, m in zip(self.images, self.maps)])
         return np.stack([heat_overlay(im, m, self.alpha) for im, m in zip(self.images, self.maps)])
 
-    def plot(self, fig=None, *, title: str | None = None) -> "ExplanationGridDisplay":
-        """Draw the grid; rows = classes present, in ``class_names`` order."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax=None, *, title: str | None = None, fig=None) -> "ExplanationGridDisplay":
+        """Draw the grid; rows = classes present, in ``class_names`` order.
 
+        Parameters
+        ----------
+        ax
+            A Figure/SubFigure to lay the grid out in, an array of at least ``rows x columns`` Axes (filled
+            row by row), or ``None`` for a new figure.
+        fig
+            Deprecated alias of ``ax`` (a Figure).
+        """
         ov = self.overlays()
         rows = [c for c in range(len(self.class_names)) if (self.labels == c).any()]
         if not rows:
             raise VizError("no sample carries a label within class_names")
         ncol = max(1, min(self.per_class, max(int((self.labels == c).sum()) for c in rows)))
-        if fig is None:
-            fig = plt.figure(figsize=(1.7 * ncol + 1.0, 1.7 * len(rows) + 0.6))
-        axes = fig.subplots(len(rows), ncol, squeeze=False)
+        fig, axes = self._grid_target(ax, fig, figsize=(1.7 * ncol + 1.0, 1.7 * len(rows) + 0.6),
+                                      need=len(rows) * ncol)
+        if axes is None:
+            axes = fig.subplots(len(rows), ncol, squeeze=False)
+        else:
+            for a in axes[len(rows) * ncol:]:
+                a.axis("off")
+            axes = axes[: len(rows) * ncol].reshape(len(rows), ncol)
         for r, c in enumerate(rows):
             idx = np.flatnonzero(self.labels == c)[:ncol]
             for j in range(ncol):
@@ -153,7 +170,7 @@ class ExplanationGridDisplay:
         return self
 
 
-class EmbeddingDisplay:
+class EmbeddingDisplay(Display):
     """2-D embedding (t-SNE) scatter coloured by expression.
 
     Parameters
@@ -166,6 +183,11 @@ class EmbeddingDisplay:
         Panel title; should name the feature and the data (synthetic / real).
     source
         Provenance label (``run_source(...)``), used by :meth:`ferbench.report.Report.add_display`.
+
+    Attributes
+    ----------
+    figure_, ax_
+        Set by :meth:`plot` (see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, embedding, labels, *, class_names: Sequence[str] = EXPRESSIONS, title: str = "",
@@ -225,11 +247,8 @@ class EmbeddingDisplay:
                                  synthetic=synthetic, **kwargs)
 
     def plot(self, ax=None, *, s: float = 12.0, legend: bool = True) -> "EmbeddingDisplay":
-        """Scatter, one fixed colour per expression."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(4.6, 4.2))
+        """Scatter, one fixed colour per expression (``ax``: an Axes, a Figure to add one to, or None)."""
+        fig, ax = self._single_axes(ax, (4.6, 4.2))
         self.collections_ = []
         for c, name in enumerate(self.class_names):
             sel = self.labels == c
@@ -241,7 +260,7 @@ class EmbeddingDisplay:
         ax.set_title(self.title, fontsize=9)
         if legend:
             ax.legend(fontsize=7, markerscale=1.2, loc="best")
-        self.figure_, self.ax_ = ax.figure, ax
+        self.figure_, self.ax_ = fig, ax
         return self
 
 

@@ -64,7 +64,7 @@ def napari_get_reader(path: str | list[str]):
 
 
 def sample_face() -> list[tuple[Any, dict, str]]:
-    """A synthetic happy face (level 4) from the Surrey Face Model, or the procedural fallback."""
+    """A synthetic happy face (level 4) from the embedded ICT face model (procedural textures)."""
     import numpy as np
 
     from ferbench.synth import load_face_model, sample_subject, subject_texture, synthesize_scan
