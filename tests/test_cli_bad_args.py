@@ -27,7 +27,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
 
     t = tmp_path_factory.mktemp("bad_args")
     (t / "no_model").mkdir()
-    generate_dataset(t / "ds", n_subjects=2, seed=0, layouts=("bu3dfe",), model_dir=t / "no_model",
+    generate_dataset(t / "ds", n_subjects=2, seed=0, layouts=("bu3dfe",), face_model="procedural",
                      texture_size=32, image_size=32, workers=1, progress=False)
     (t / "file.txt").write_text("not a scan\n")
     (t / "empty").mkdir()
