@@ -1,4 +1,4 @@
-"""ferbench.views.prediction_view: a trained run on a scan outside its dataset."""
+"""ferbench.views.prediction_view: a trained run on a scan outside its dataset, equal to `ferbench predict`."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +19,15 @@ def face(tmp_path_factory):
     return path
 
 
+def one_input(view):
+    """The stacked (1, C, H, W) tensor of a PredictionView's inputs (depth 1 channel, texture 3)."""
+    import torch
+
+    d = view.inputs["depth"][None]
+    t = np.moveaxis(view.inputs["texture"], -1, 0)
+    return torch.from_numpy(np.concatenate([d, t])[None].astype(np.float32))
+
+
 def test_one_fold_equals_explain_scan_and_all_folds_average(tiny_run, face):
     from ferbench.errors import FerbenchError
     from ferbench.eval.results import open_run
@@ -26,15 +35,22 @@ def test_one_fold_equals_explain_scan_and_all_folds_average(tiny_run, face):
     from ferbench.io import read_scan
     from ferbench.views import explain_scan, prediction_view
 
+    from ferbench.eval.inference import load_predictor, predict_scan
+
     run = open_run(tiny_run)
-    fm = run.load_fold_model(2, device="cpu", factory=tiny_model)
-    ref = explain_scan(fm, str(face), "gradcam")
-    one = prediction_view(run, str(face), 2, device="cpu", factory=tiny_model)
+    ref = predict_scan(load_predictor(run, 2, "cpu", factory=tiny_model), str(face), cam="gradcam")
+    one = prediction_view(run, str(face), 2, device="cpu", factory=tiny_model)   # = `ferbench predict`
     np.testing.assert_allclose(one.probabilities, ref.probabilities, atol=1e-6)
     assert one.predicted_class == ref.predicted_class == one.cam_class and one.folds == [2]
     assert set(one.inputs) == {"depth", "texture"} and one.device == "cpu"
     for k, v in ref.inputs.items():
         np.testing.assert_allclose(one.inputs[k], v, atol=1e-6)
+    for k, v in ref.heatmaps.items():
+        np.testing.assert_allclose(one.heatmaps[k.split(" ")[-1]], v, atol=1e-5)
+    fm = run.load_fold_model(2, device="cpu", factory=tiny_model)     # an in-memory copy of the same input
+    direct = explain_scan(fm, one_input(one))
+    np.testing.assert_allclose(direct.probabilities, one.probabilities, atol=1e-6)
+    every_ref = predict_scan(load_predictor(run, "all", "cpu", factory=tiny_model), str(face))
 
     models: dict = {}
     every = prediction_view(run, str(face), "all", device="cpu", factory=tiny_model, fold_models=models)
@@ -43,6 +59,7 @@ def test_one_fold_equals_explain_scan_and_all_folds_average(tiny_run, face):
                                     fold_models=models).probabilities for f in range(4)])
     np.testing.assert_allclose(every.fold_probabilities, per, atol=1e-6)
     np.testing.assert_allclose(every.probabilities, per.mean(0), atol=1e-6)
+    np.testing.assert_allclose(every.probabilities, every_ref.probabilities, atol=1e-6)
     assert every.predicted_class == run.classes[int(per.mean(0).argmax())]
     assert abs(every.probabilities.sum() - 1) < 1e-5
     assert "4 folds averaged" in every.text() and "(synthetic)" in every.title

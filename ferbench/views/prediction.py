@@ -136,27 +136,40 @@ def prediction_view(run, scan, folds: int | str | Sequence[int] = "all", method:
             raise FerbenchError(f"{run.path}: no trained fold (no checkpoint in {run.path.name}/checkpoints)")
     else:
         chosen = [int(folds)] if np.ndim(folds) == 0 else [int(f) for f in folds]
-    if isinstance(scan, (str, os.PathLike)):
+    path = os.fspath(scan) if isinstance(scan, (str, os.PathLike)) else None
+    if path is not None:
         from ferbench.io import read_scan
 
-        scan = read_scan(scan)
+        scan = read_scan(path)
     cache = fold_models if fold_models is not None else {}
+    for f in chosen:
+        if cache.get(f) is None:
+            cache[f] = run.load_fold_model(f, device=device, factory=factory)
+    try:        # the input pipeline of `ferbench predict` (the run's own map function where it has one)
+        from ferbench.eval.inference import Predictor
+    except ImportError:  # pragma: no cover - older ferbench
+        Predictor = None
+    if Predictor is not None:
+        predictor = Predictor([cache[f] for f in chosen], run=str(run.path), synthetic=run.synthetic)
+        src = scan
+        own = scan.meta.source_path
+        if path is not None:
+            src = path
+        elif (predictor.map_fn is not None or predictor.modality != "3d") and own and os.path.isfile(str(own)):
+            src = str(own)
+        x = torch.from_numpy(np.asarray(predictor.input_for(src), np.float32)[None])
+    else:
+        x = inputs_for_scan(scan, cache[chosen[0]].model)
     probs, cams = [], []
-    x = None
     classes: list[str] = []
     dev = "cpu"
     for f in chosen:
-        fm = cache.get(f)
-        if fm is None:
-            fm = cache[f] = run.load_fold_model(f, device=device, factory=factory)
-        net = fm.model
-        classes = list(fm.classes)
-        xf = inputs_for_scan(scan, net) if x is None or tuple(x.shape[-2:]) != (net.input_size,) * 2 else x
-        x = xf
+        net = cache[f].model
+        classes = list(cache[f].classes)
         d = next(net.parameters()).device
         dev = str(d)
         with torch.no_grad():
-            out = net(xf.to(d))
+            out = net(x.to(d))
             logits = out["logits"] if isinstance(out, dict) else out
             probs.append(torch.softmax(logits.float(), 1)[0].cpu().numpy())
     fold_probs = np.stack(probs)
