@@ -161,11 +161,9 @@ def _explain_section(report, plan: DemoPlan, results: Path, synthetic: bool, dev
         tr = list(rng.permutation(train_idx)[: min(len(train_idx), 240)])
         x_train, y_train = inputs(tr)
         svm = DFCNNSVM(model).fit(x_train.to(device), y_train)
-        pred = svm.predict(x_test) if hasattr(svm, "predict") else None
-        if pred is not None:
-            acc = float((np.asarray(pred) == y_test).mean())
-            report.add_text(f"Linear SVM on the 32-d DF-CNN feature (fold 1, {len(y_test)} held-out scans): "
-                            f"accuracy {100 * acc:.1f} % ({src}).", sources=[src])
+        acc = float((np.asarray(svm.predict(x_test)) == y_test).mean())
+        report.add_text(f"Linear SVM on the 32-d DF-CNN feature (fold 1, {len(y_test)} held-out scans): "
+                        f"accuracy {100 * acc:.1f} % ({src}).", sources=[src])
         disp = ExplanationGridDisplay.from_saliency(model, x_test, svm, y_test, images=texture,
                                                     synthetic=synthetic).plot()
         report.add_figure(disp.figure_, caption="DF-CNN saliency, eq. (14)-(15): SVM-weighted gradient of the "

@@ -47,3 +47,8 @@ class FerbenchWarning(UserWarning):
 
 class TextureMissingWarning(FerbenchWarning):
     """A scan file names a texture image that is not there (the scan is read without texture)."""
+
+
+class ExcludedScansWarning(FerbenchWarning):
+    """Scans of a dataset were left out of training / evaluation because they cannot give the model's
+    inputs (e.g. texture maps of a scan whose texture image is missing); results.json lists them."""

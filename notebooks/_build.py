@@ -456,7 +456,7 @@ from ferbench.viz import TauSweepDisplay
 
 grid = preprocess_scan(scan, size=112)
 sweep = TauSweepDisplay.from_scan(grid, taus=(16, 20, 30, 40, 50, 60)).plot(
-    fig=plt.figure(figsize=(15, 3.4), layout="constrained"))
+    ax=plt.figure(figsize=(15, 3.4), layout="constrained"))
 plt.show()
 paper_h = sweep.paper_entropies or {}
 print(f"{'tau':>4}  {'ferbench (synthetic)':>20}  {'paper, GEMax-FA Table 3 (BU-3DFE)':>34}")

@@ -67,5 +67,6 @@ def one_subject_dataset(tmp_path_factory):
     from ferbench.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("one_subject") / "data"
-    generate_dataset(root, n_subjects=1, seed=0, layouts=("bu3dfe",), progress=False, workers=1)
+    generate_dataset(root, n_subjects=1, seed=0, layouts=("bu3dfe",), progress=False, workers=1,
+                     scanner_traits=0.0)  # clean scans: the tests compare exact inputs
     return index_dataset(root)

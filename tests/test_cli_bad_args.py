@@ -16,7 +16,8 @@ import pytest
 from ferbench.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("demo", "synth", "info", "index", "maps", "tau-sweep", "train", "evaluate", "models", "papers")
+COMMANDS = ("demo", "synth", "info", "index", "maps", "tau-sweep", "train", "evaluate", "predict", "models",
+            "papers")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def paths(tmp_path_factory) -> dict[str, str]:
 
     t = tmp_path_factory.mktemp("bad_args")
     (t / "no_model").mkdir()
-    generate_dataset(t / "ds", n_subjects=2, seed=0, layouts=("bu3dfe",), model_dir=t / "no_model",
+    generate_dataset(t / "ds", n_subjects=2, seed=0, layouts=("bu3dfe",), face_model="procedural",
                      texture_size=32, image_size=32, workers=1, progress=False)
     (t / "file.txt").write_text("not a scan\n")
     (t / "empty").mkdir()
@@ -163,6 +164,23 @@ BAD: list[tuple[str, str]] = [
     ("evaluate {EMPTY} --data {MISSING}", "no such folder"),
     ("evaluate {EMPTY} --device bogus", "device"),
     ("evaluate {EMPTY} --device cuda:77", "cuda:77"),
+    # predict (a bad fold of a real run: tests/test_predict.py)
+    ("predict", "required"),
+    ("predict {EMPTY}", "required"),
+    ("predict {MISSING} {SCAN}", "no such file"),
+    ("predict {EMPTY} {MISSING}", "no such file"),
+    ("predict {EMPTY} {SCAN}", "results"),
+    ("predict {DS} {SCAN}", "results"),
+    ("predict {EMPTY} {EMPTY}", "results"),
+    ("predict {EMPTY} {SCAN} --fold 0", "--fold"),
+    ("predict {EMPTY} {SCAN} --fold one", "--fold"),
+    ("predict {EMPTY} {SCAN} --batch-size 0", "--batch-size"),
+    ("predict {EMPTY} {SCAN} --workers -1", "--workers"),
+    ("predict {EMPTY} {SCAN} --cam bogus", "--cam"),
+    ("predict {EMPTY} {SCAN} --device bogus", "device"),
+    ("predict {EMPTY} {SCAN} --device cuda:77", "cuda:77"),
+    ("predict {EMPTY} {SCAN} --out {FILE}", "not a folder"),
+    ("predict {EMPTY} {SCAN} --csv {EMPTY}", "folder"),
 ]
 # the 21 command lines of issue 13 item 7 that printed tracebacks, and the nonsense settings of item 6
 ISSUE_ROWS = {"maps {SCAN} --size 0", "maps {SCAN} --size -5", "maps {SCAN} --size 100000",

@@ -12,7 +12,8 @@ def test_manifest_is_valid_and_registered():
     pm = npe2.PluginManifest.from_distribution("ferbench")
     assert {c.id for c in pm.contributions.commands} == {"ferbench.get_reader", "ferbench.sample_face",
                                                           "ferbench.attribute_maps_widget", "ferbench.gemax_tau_widget",
-                                                          "ferbench.explain_widget"}
+                                                          "ferbench.explain_widget", "ferbench.results_widget",
+                                                          "ferbench.embedding_widget", "ferbench.predict_widget"}
     assert pm.contributions.sample_data[0].key == "synthetic_face"
 
 

@@ -1,5 +1,7 @@
-"""The napari dock widgets (attribute maps, GEMax tau, explain) in a real viewer (Xvfb), against ferbench's
-public API."""
+"""The napari workbench in a real viewer (Xvfb): what a user sees after driving each dock widget.
+
+Run with ``-p xvfb``. Trained runs come from the session fixture ``tiny_run`` (tests/conftest.py).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +13,9 @@ from ferbench_napari import tasks
 
 MANIFEST = Path(tasks.__file__).with_name("napari.yaml")
 WIDGETS = {"ferbench.attribute_maps_widget": "Attribute maps", "ferbench.gemax_tau_widget": "GEMax tau",
-           "ferbench.explain_widget": "Explain"}
-TIMEOUT_MS = 120_000   # the machine is shared; the work itself takes well under a second
+           "ferbench.explain_widget": "Explain", "ferbench.results_widget": "Results",
+           "ferbench.embedding_widget": "Embedding", "ferbench.predict_widget": "Predict"}
+TIMEOUT_MS = 180_000   # the machine is shared; the work itself takes seconds
 
 
 # ------------------------------------------------------------------------------------ manifest, pure logic
@@ -24,8 +27,6 @@ def test_manifest_declares_the_widgets():
     commands = {c.id: c.python_name for c in pm.contributions.commands}
     for cmd in WIDGETS:
         assert commands[cmd].startswith("ferbench_napari._qt.widgets:")
-    installed = npe2.PluginManifest.from_distribution("ferbench")
-    assert {w.display_name for w in installed.contributions.widgets} == set(WIDGETS.values())
 
 
 def test_paper_entropy_comes_from_gemax_table_3():
@@ -36,65 +37,136 @@ def test_paper_entropy_comes_from_gemax_table_3():
     assert value == t.cell("Entropy", "20") and str(value) == "7.811" and "Table 3" in source
     assert tasks.paper_entropy(tasks.GEMAX_N)[0] == t.cell("Entropy", "N")
     assert tasks.paper_entropy(25)[0] is None
-    text = tasks.entropy_text(25, 7.5, True, None, source)
-    assert "synthetic" in text and "no value" in text and "Table 3" in text
 
 
-def test_gemax_view_is_the_public_gemax_map():
-    from ferbench.maps.gemax import gemax_map
-    from ferbench.preprocess import FaceGrid
+def test_layout_helpers():
+    origins = tasks.grid_origins(5, 10.0)
+    assert len(origins) == 5 and len({o for o in origins}) == 5
+    for i, a in enumerate(origins):              # cells never overlap
+        for b in origins[i + 1:]:
+            assert abs(a[0] - b[0]) >= 10 or abs(a[1] - b[1]) >= 10
+    cells = tasks.explanation_cells(["gray", "lbp", "depth"], ["gradcam gray", "gradcam depth", "attention gray_lbp"])
+    assert cells == [("gray", "gradcam gray"), ("lbp", None), ("depth", "gradcam depth"),
+                     ("gray", "attention gray_lbp")]
+    assert tasks.explanation_cells(["depth", "texture"], ["saliency"]) == [("depth", None), ("texture", None),
+                                                                            ("depth", "saliency")]
+    msg = tasks.short_path_error("/tmp/a/b/run7/checkpoints/r00_f01.pt: weights do not fit\nsecond line")
+    assert msg == "r00_f01.pt: weights do not fit"
+    assert tasks.one_line_error("explain", "x in /very/long/path/run", ValueError("/x/y/z.json: bad")) == \
+        "ferbench: cannot explain x in run: z.json: bad"
 
-    yy, xx = np.mgrid[-20:20, -20:20].astype(float)
-    z = 40.0 - 0.03 * (xx ** 2 + yy ** 2)
-    grid = FaceGrid.from_depth(np.where(xx ** 2 + yy ** 2 < 400, z, np.nan))
-    view = tasks.gemax_view(grid, 30)
-    levels, res = gemax_map(grid.z, tau=30, mask=grid.mask)
-    np.testing.assert_array_equal(view.map, levels)
-    assert view.entropy == res.entropy and not view.synthetic and view.grid is grid
-    assert f"{res.entropy:.3f}" in view.text() and "7.931" in view.text()
 
+# ------------------------------------------------------------------------------------ helpers
 
-# ------------------------------------------------------------------------------------ widgets in a viewer
-
-def _viewer_with_sample(make_napari_viewer):
+def _viewer(make_napari_viewer):
     pytest.importorskip("napari")
     pytest.importorskip("magicgui")
-    viewer = make_napari_viewer()
-    viewer.open_sample("ferbench", "synthetic_face")
-    surface = viewer.layers[0]
-    scan = surface.metadata[tasks.SCAN_KEY]
-    assert scan.meta.synthetic and "(synthetic)" in surface.name
-    return viewer, scan
+    return make_napari_viewer()
 
+
+def _dock(viewer, name):
+    return viewer.window.add_plugin_dock_widget("ferbench", name)[1]
+
+
+def _wait(qtbot, widget, attr="worker"):
+    qtbot.waitUntil(lambda: getattr(widget, attr) is None, timeout=TIMEOUT_MS)
+
+
+def _yx_box(layer):
+    e = np.asarray(layer.extent.world, float)[:, -2:]
+    return e
+
+
+def _overlap(a, b) -> bool:
+    return bool(np.all(a[0] < b[1]) and np.all(b[0] < a[1]))
+
+
+@pytest.fixture(scope="module")
+def scan_file(tmp_path_factory):
+    """One synthetic scan written to disk (BU-3DFE layout, never part of any run)."""
+    from ferbench.io import write_scan
+    from ferbench.synth import load_face_model, sample_subject, subject_texture, synthesize_scan
+
+    model = load_face_model()
+    rng = np.random.default_rng(3)
+    subject = sample_subject(model, "M0042", rng)
+    scan = synthesize_scan(model, subject, "surprise", 3, rng, texture=subject_texture(model, subject, 128))
+    path = tmp_path_factory.mktemp("scan") / "M0042_SU03WH_F3D.wrl"
+    write_scan(scan, path)
+    return path
+
+
+# ------------------------------------------------------------------------------------ opening scans
 
 @pytest.mark.napari
-def test_attribute_maps_widget_adds_the_maps(make_napari_viewer, qtbot):
+def test_opening_scans_shows_them_in_3d_side_by_side(make_napari_viewer, scan_file):
+    viewer = _viewer(make_napari_viewer)
+    viewer.open(str(scan_file), plugin="ferbench")
+    assert viewer.dims.ndisplay == 3
+    from ferbench_napari._viewer import camera
+
+    assert tuple(camera(viewer).angles) == (0.0, 0.0, 0.0)       # front view, upright
+    viewer.open_sample("ferbench", "synthetic_face")
+    surfaces = [lay for lay in viewer.layers if lay._type_string == "surface"]
+    points = [lay for lay in viewer.layers if lay._type_string == "points"]
+    assert len(surfaces) == 2 and len(points) == 2 and viewer.dims.ndisplay == 3
+    (a0, a1), (b0, b1) = [np.asarray(s.extent.world)[:, -1] for s in surfaces]
+    assert a1 < b0 or b1 < a0                        # the sample face sits beside the opened scan
+    for s, p in zip(surfaces, points):
+        np.testing.assert_array_equal(p.translate, s.translate)    # landmarks follow their face
+        assert len(p.features["landmark"]) == len(p.data) and p.features["landmark"][0]
+        assert s.visible and p.visible
+    assert viewer.tooltip.visible                   # landmark names on hover
+
+
+# ------------------------------------------------------------------------------------ attribute maps
+
+@pytest.mark.napari
+def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer, qtbot):
     from ferbench.maps import compute_maps
 
-    viewer, scan = _viewer_with_sample(make_napari_viewer)
-    _, widget = viewer.window.add_plugin_dock_widget("ferbench", "Attribute maps")
-    names = ["geometry", "normal_z", "shape_index", "texture"]
-    widget._maps.value = names
-    widget._size.value = 64
+    viewer = _viewer(make_napari_viewer)
+    viewer.open_sample("ferbench", "synthetic_face")
+    scan = viewer.layers[0].metadata[tasks.SCAN_KEY]
+    widget = _dock(viewer, "Attribute maps")
+    names = ["geometry", "normal_z", "shape_index", "texture", "depth"]
+    widget.maps = names
+    widget._size.value = 32
     worker = widget.compute()
     assert worker is not None
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
-    assert worker.pbar.total == len(names) + 1 and worker.pbar.n == len(names) + 1   # preprocess + one per map
-
-    expected = compute_maps(scan, names, size=64)
-    for name in names:
-        layer_name = tasks.map_layer_name(scan, name)
-        assert layer_name.endswith(f" {name} (synthetic)")
-        layer = viewer.layers[layer_name]
-        assert layer._type_string == "image" and layer.metadata["synthetic"] is True
-        assert layer.data.shape == ((64, 64, 3) if name == "texture" else (64, 64))
-        np.testing.assert_array_equal(layer.data, expected[name])
-    assert viewer.layers[tasks.map_layer_name(scan, "texture")].rgb
-
-    n_layers = len(viewer.layers)          # recomputing updates the layers in place
+    _wait(qtbot, widget)
+    assert widget.status.endswith("5 maps at 32 px")
+    assert viewer.dims.ndisplay == 2
+    expected = compute_maps(scan, names, size=32)
+    maps = [lay for lay in viewer.layers if lay.metadata.get("ferbench_kind") == "map"]
+    assert sorted(lay.name for lay in maps) == sorted(f"F0001_HA04 {n}" for n in names)   # short, whole names
+    for lay in maps:
+        assert lay.visible and lay.opacity == 1.0
+        np.testing.assert_array_equal(lay.data, expected[lay.metadata["ferbench_map"]])
+    boxes = [_yx_box(lay) for lay in maps]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not _overlap(boxes[i], boxes[j])      # no map covers another
+    assert not viewer.layers[0].visible                  # the surface is left out of the 2D view
+    nz = viewer.layers["F0001_HA04 normal_z"]
+    assert tuple(nz.contrast_limits) == tuple(widget.view.maps["normal_z"].contrast_limits)
+    assert nz.colormap.name == widget.view.maps["normal_z"].colormap
+    labels = viewer.layers["F0001_HA04 map names"]
+    texts = list(labels.features["label"])
+    assert len(texts) == len(names) and labels.visible
+    for text, lay in zip(texts, maps):
+        assert text == widget.view.maps[lay.metadata["ferbench_map"]].full_name
+    for (y, x), box in zip(labels.data, boxes):          # each label sits just above its own map
+        assert box[0, 1] <= x <= box[1, 1] and y < box[0, 0]
+    n_layers = len(viewer.layers)
+    widget.maps = ["depth", "normal_x"]                   # a second run replaces that scan's maps
     widget.compute()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
-    assert len(viewer.layers) == n_layers
+    _wait(qtbot, widget)
+    assert len(viewer.layers) == n_layers - 3
+    assert {lay.name for lay in viewer.layers if lay.metadata.get("ferbench_kind") == "map"} == {
+        "F0001_HA04 depth", "F0001_HA04 normal_x"}
+    viewer.dims.ndisplay = 3                              # back to 3D: the face again, the maps hidden
+    assert viewer.layers[0].visible and not viewer.layers["F0001_HA04 depth"].visible
 
 
 @pytest.mark.napari
@@ -107,136 +179,208 @@ def test_attribute_maps_widget_reports_a_scan_that_fails_to_preprocess(make_napa
 
     errors: list[str] = []
     monkeypatch.setattr(W, "show_error", errors.append)
-    viewer, _ = _viewer_with_sample(make_napari_viewer)
+    viewer = _viewer(make_napari_viewer)
     bad = Scan(vertices=np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]), faces=np.array([[0, 1, 2]]),
-               meta=ScanMeta(source_path="/nowhere/flat.ply"))
+               meta=ScanMeta(source_path="/nowhere/deep/flat.ply"))
     data, kw, kind = ferbench_napari.scan_to_layers(bad)[0]
     viewer.add_layer(Layer.create(data, kw, kind))
-    _, widget = viewer.window.add_plugin_dock_widget("ferbench", "Attribute maps")
+    widget = _dock(viewer, "Attribute maps")
     widget.reset_choices()
-    assert widget._layer_combo.value.name == "flat.ply"
+    assert widget._layer_combo.value.name == "flat"
     widget._size.value = 32
     n_layers = len(viewer.layers)
     widget.compute()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
-    assert len(errors) == 1 and "\n" not in errors[0]
-    assert errors[0].startswith("ferbench: cannot compute maps of flat.ply:") and "flat.ply" in widget.status
+    _wait(qtbot, widget)
+    assert len(errors) == 1 and "\n" not in errors[0] and "/nowhere" not in errors[0]
+    assert errors[0].startswith("ferbench: cannot compute maps of flat.ply:") and widget.status == errors[0]
     assert len(viewer.layers) == n_layers
+    assert widget.native.sizeHint().width() < 600        # a long error does not widen the dock
 
+
+# ------------------------------------------------------------------------------------ GEMax τ
 
 @pytest.mark.napari
-def test_gemax_tau_widget_matches_the_public_gemax_map(make_napari_viewer, qtbot):
+def test_gemax_tau_slider_preset_and_entropy_plot(make_napari_viewer, qtbot):
     from ferbench.maps.gemax import gemax_map
     from ferbench.preprocess import preprocess_scan
 
-    viewer, scan = _viewer_with_sample(make_napari_viewer)
-    _, widget = viewer.window.add_plugin_dock_widget("ferbench", "GEMax tau")
-    size = 64
-    widget._size.value = size
-    grid = preprocess_scan(scan, size=size)
-    layer_name = tasks.gemax_layer_name(scan)
-    assert layer_name.endswith("GEMax (synthetic)")
+    viewer = _viewer(make_napari_viewer)
+    viewer.open_sample("ferbench", "synthetic_face")
+    scan = viewer.layers[0].metadata[tasks.SCAN_KEY]
+    widget = _dock(viewer, "GEMax tau")
+    widget._size.value = 64
+    grid = preprocess_scan(scan, size=64)
+    assert widget._tau.max - widget._tau.min == 60 - 16 + 1       # one step per τ of Table 3, then N
 
     def settle(tau: int) -> None:
         qtbot.waitUntil(lambda: not widget.busy and widget.view is not None and widget.view.tau == tau
-                        and widget.view.grid.shape == (size, size), timeout=TIMEOUT_MS)
+                        and widget.view.grid.shape == (64, 64), timeout=TIMEOUT_MS)
 
-    entropies = {}
-    for tau, printed in ((16, "7.606"), (60, "7.987"), (25, None)):
+    for tau, preset in ((16, 16), (25, None), (60, 60), (tasks.GEMAX_N, tasks.GEMAX_N), (20, 20)):
         widget.tau = tau
         settle(tau)
-        levels, res = gemax_map(grid.z, tau=tau, mask=grid.mask)
-        layer = viewer.layers[layer_name]
-        assert layer.data.shape == (size, size)
-        np.testing.assert_array_equal(layer.data, levels)
-        assert widget.view.entropy == res.entropy
-        text = widget.label_text
-        assert f"entropy {res.entropy:.3f} bits" in text and "synthetic" in text and "Table 3" in text
-        assert (f"paper {printed} bits" in text) if printed else ("no value" in text)
-        entropies[tau] = res.entropy
-    assert entropies[60] >= entropies[16]
-    assert [layer.name for layer in viewer.layers].count(layer_name) == 1     # one layer, updated in place
-
-    # a burst of changes: the last value wins
-    for tau in (30, 40, 50, 20):
-        widget.tau = tau
-    settle(20)
-    np.testing.assert_array_equal(viewer.layers[layer_name].data, gemax_map(grid.z, tau=20, mask=grid.mask)[0])
-    assert widget._preset.value == 20
+        assert widget._preset.value == preset                      # the preset box follows the slider
+        layer = [lay for lay in viewer.layers if lay.metadata.get("ferbench_kind") == "gemax"]
+        assert len(layer) == 1
+        np.testing.assert_array_equal(layer[0].data, gemax_map(grid.z, tau=tau, mask=grid.mask)[0])
+        assert widget.marked_tau_x == (66.0 if tau == tasks.GEMAX_N else tau)
+    assert "paper 7.811 bits" in widget.label_text
+    widget._preset.value = 40                                      # and the slider follows the preset
+    settle(40)
+    assert widget.tau == 40
+    curve = widget.curve
+    assert curve.taus[:45] == list(range(16, 61)) and curve.taus[-1] == tasks.GEMAX_N
+    line = widget._ax.lines[0]
+    np.testing.assert_allclose(line.get_ydata(), curve.entropies[:45])
 
 
-# ------------------------------------------------------------------------------------ explaining a trained fold
-
-@pytest.fixture(scope="module")
-def trained_fold(tmp_path_factory):
-    """A CM-CNN trained for one epoch on 4 synthetic subjects (2 subject folds, 32 px)."""
-    from ferbench.eval.commands import train
-    from ferbench.synth import generate_dataset
-
-    tasks.block_late_triton_import()   # training imports torch._dynamo -> triton: segfault after Mesa's GL
-    root = tmp_path_factory.mktemp("explain")
-    generate_dataset(root / "data", n_subjects=4, seed=2, layouts=("bu3dfe",), progress=False)
-    return train("cmcnn", "bu3dfe_p1_paper", root / "data", root / "res", epochs=1, folds=2, size=32, seed=0,
-                 progress=False, workers=0)
-
-
-def test_explain_view_gives_the_folds_prediction_and_heat_maps(trained_fold):
-    import json
-
-    from ferbench.errors import FerbenchError
-
-    saved = json.loads((trained_fold / "folds" / "r00_f01.json").read_text())
-    view = tasks.explain_view(trained_fold, fold=1, index=2, method="gradcam")
-    rec_idx = saved["test"][2]
-    assert view.record["path"] == json.loads((trained_fold / "splits.json").read_text())["records"][rec_idx]["path"]
-    assert view.classes.index(view.predicted_class) == int(saved["pred"][2])       # the same prediction as training
-    np.testing.assert_allclose(view.probabilities, saved["probabilities"][2], atol=1e-5)
-    assert view.n_test == len(saved["test"]) and view.synthetic
-    assert set(view.inputs) == {"gray", "lbp", "depth"} and all(a.shape == (32, 32) for a in view.inputs.values())
-    pairs = {f"{a}_{b}" for a in ("gray", "lbp", "depth") for b in ("gray", "lbp", "depth") if a != b}
-    assert set(view.heatmaps) == {"gradcam gray", "gradcam lbp", "gradcam depth"} | {f"attention {p}" for p in pairs}
-    for h in view.heatmaps.values():
-        assert h.shape == (32, 32) and 0.0 <= h.min() and h.max() <= 1.0 + 1e-6
-    names = [kw["name"] for _, kw, _ in view.layers()]
-    assert names[0] == "input gray [fold 2] (synthetic)" and len(names) == 3 + 3 + 6 and len(set(names)) == 12
-    assert "held-out scan 3/" in view.text() and f"predicted {view.predicted_class}" in view.text()
-    sal = tasks.explain_view(trained_fold, fold=1, index=2, method="saliency")
-    assert list(sal.heatmaps)[0] == "saliency" and len(sal.heatmaps) == 7
-    assert sal.predicted_class == view.predicted_class
-    with pytest.raises(FerbenchError, match="out of range"):
-        tasks.explain_view(trained_fold, fold=1, index=view.n_test)
-    with pytest.raises(FerbenchError, match="unknown method"):
-        tasks.explain_view(trained_fold, fold=1, method="magic")
-
+# ------------------------------------------------------------------------------------ runs: explain, results
 
 @pytest.mark.napari
-def test_explain_widget_adds_inputs_and_heat_maps(make_napari_viewer, qtbot, trained_fold, monkeypatch):
-    pytest.importorskip("napari")
+def test_explain_lists_runs_folds_scans_and_draws_each_heat_map_on_its_input(make_napari_viewer, qtbot, tiny_run,
+                                                                             monkeypatch):
+    from ferbench.eval.results import open_run
+    from ferbench.eval.testing import tiny_model
+
     from ferbench_napari._qt import widgets as W
 
     errors: list[str] = []
     monkeypatch.setattr(W, "show_error", errors.append)
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("ferbench", "Explain")
-    widget._folder.value = str(trained_fold)
-    widget._fold.value = 2
-    widget._index.value = 3
-    assert widget.explain() is not None
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
-    assert not errors and widget.view is not None and widget.status == widget.view.text()
-    for data, kw, _ in widget.view.layers():
-        layer = viewer.layers[kw["name"]]
-        np.testing.assert_array_equal(layer.data, data)
+    run = open_run(tiny_run)
+    viewer = _viewer(make_napari_viewer)
+    widget = _dock(viewer, "Explain")
+    widget.factory = tiny_model
+    widget.set_results(Path(tiny_run).parent)                  # the results root: its runs are listed
+    assert widget.run is not None and widget.run.path == run.path and not errors
+    assert [c for c in widget._fold.choices if c is not None] == [f.index for f in run.folds(0)]
+    assert widget._fold.native.itemText(0).startswith("fold 1 (")
+    widget._fold.value = 1
+    held = run.held_out(1)
+    assert [c for c in widget._scan.choices if c is not None] == [h.position for h in held]
+    h = held[2]
+    assert widget._scan.native.itemText(2).startswith(f"3: {h.subject} {h.expression}")
+    widget._scan.value = 2
+    widget.explain()
+    _wait(qtbot, widget)
+    assert not errors, errors
+    view = widget.view
+    assert view.fold == 1 and view.index == 2 and "held-out scan 3/" in widget.status
+    layers = [lay for lay in viewer.layers if lay.metadata.get("ferbench_group") == "explain"]
+    imgs = [lay for lay in layers if lay._type_string == "image"]
+    heats = [lay for lay in imgs if "ferbench_heatmap" in lay.metadata]
+    assert len(heats) == len(view.heatmaps) and viewer.dims.ndisplay == 2
+    for heat in heats:                                         # each heat map lies exactly over its own input
+        cell = heat.metadata["ferbench_cell"]
+        base = [lay for lay in imgs if lay.metadata.get("ferbench_cell") == cell and "ferbench_input" in lay.metadata]
+        assert len(base) == 1
+        np.testing.assert_allclose(heat.extent.world, base[0].extent.world)
+    cells = {lay.metadata["ferbench_cell"]: _yx_box(lay) for lay in imgs}
+    for i in cells:
+        for j in cells:
+            assert i == j or not _overlap(cells[i], cells[j])  # modalities side by side
     n_layers = len(viewer.layers)
-    widget.explain()                                  # again: layers updated in place
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    widget._method.value = "saliency"                          # another method replaces the explanation
+    widget.explain()
+    _wait(qtbot, widget)
+    assert not errors and widget.view.method == "saliency" and len(viewer.layers) == n_layers
+    widget._method.value = "gradcam"
+    assert widget.explain(position=9_999) is None              # a bad choice: one short line, no new layer
+    assert len(errors) == 1 and "\n" not in errors[0] and str(tiny_run) not in errors[0]
+    assert errors[0] == (f"ferbench: cannot explain held-out scan 10000 of fold 2 in tiny__p__seed0: fold 2 holds "
+                         f"{len(held)} held-out scans (1-{len(held)})")
     assert len(viewer.layers) == n_layers
 
-    widget._index.value = 10_000                      # out of range: one line, no new layer
-    widget.explain()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
-    assert len(errors) == 1 and "\n" not in errors[0] and "out of range" in errors[0]
-    assert errors[0].startswith("ferbench: cannot explain held-out scan 10000 of fold 2")
-    assert len(viewer.layers) == n_layers
-    widget._folder.value = str(trained_fold / "missing")
-    assert widget.explain() is None and "choose a results folder" in errors[-1]
+
+@pytest.mark.napari
+def test_results_dock_draws_the_runs_confusion_and_accuracy(make_napari_viewer, tiny_run):
+    from ferbench.views.results import results_view
+
+    viewer = _viewer(make_napari_viewer)
+    widget = _dock(viewer, "Results")
+    widget.set_results(tiny_run)
+    view = results_view(tiny_run)
+    disp = widget.confusion_display
+    assert disp is not None
+    np.testing.assert_array_equal(widget.view.confusion, view.confusion)
+    np.testing.assert_allclose(np.asarray(disp.images_[0].get_array()), view.confusion_percent)
+    s = view.summary
+    assert f"accuracy {100 * s.accuracy:.1f} %" in widget.summary_text and "95 % CI" in widget.summary_text
+    assert f"p = {s.p_value:.2g}" in widget.summary_text
+    bars = widget.accuracy_display.bars_[0]
+    np.testing.assert_allclose([b.get_height() for b in bars],
+                               np.nan_to_num([view.per_class_accuracy[c] for c in view.classes]))
+
+
+# ------------------------------------------------------------------------------------ embedding, predict
+
+@pytest.mark.napari
+def test_clicking_an_embedded_point_opens_its_scan_and_explanation(make_napari_viewer, qtbot, tiny_run, scan_file):
+    import shutil
+
+    from matplotlib.backend_bases import MouseEvent
+
+    from ferbench.eval.testing import tiny_model
+
+    viewer = _viewer(make_napari_viewer)
+    widget = _dock(viewer, "Embedding")
+    widget.factory = tiny_model
+    widget.set_results(tiny_run)
+    widget._fold.value = 0
+    widget._method.value = "pca"
+    widget.embed()
+    _wait(qtbot, widget)
+    view = widget.view
+    assert view is not None and view.fold == 0 and len(view.paths) == len(widget.run.held_out(0))
+    d = np.linalg.norm(view.points[:, None] - view.points[None], axis=-1) + np.eye(len(view.points)) * 1e9
+    i = int(d.min(1).argmax())                 # the point farthest from the others: a click hits it alone
+    target = Path(view.paths[i])               # the fake run's files are empty: give this one a real scan
+    for p in scan_file.parent.iterdir():
+        shutil.copy(p, target.with_name(target.stem + p.suffix) if p.stem == scan_file.stem else target.parent)
+    canvas = widget._canvas
+    canvas.draw()
+    x, y = widget._ax.transData.transform(view.points[i])
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()     # a click on the point
+    assert widget.selected == i
+    np.testing.assert_allclose(widget._ring.get_offsets(), view.points[i:i + 1])    # the picked point is ringed
+    _wait(qtbot, widget)
+    assert widget.opened_layer is not None
+    assert widget.opened_layer.metadata[tasks.SOURCE_KEY] == str(target)
+    assert viewer.dims.ndisplay == 3
+    expl = widget.explanation
+    assert expl.record["path"] == str(target) and expl.fold == 0
+    assert any(lay.metadata.get("ferbench_group") == "explain" for lay in viewer.layers)
+
+
+@pytest.mark.napari
+def test_predict_on_a_scan_from_disk_equals_the_core_function(make_napari_viewer, qtbot, tiny_run, scan_file):
+    from ferbench.eval.testing import tiny_model
+    from ferbench.views.prediction import prediction_view
+
+    viewer = _viewer(make_napari_viewer)
+    viewer.open(str(scan_file), plugin="ferbench")
+    surface = viewer.layers[0]
+    before = np.array(surface.vertex_colors)
+    widget = _dock(viewer, "Predict")
+    widget.factory = tiny_model
+    widget.set_results(tiny_run)
+    assert widget._layer_combo.value is surface
+    assert widget._device.value.startswith(("CPU", "CUDA"))
+    widget.predict()
+    _wait(qtbot, widget)
+    got = widget.view
+    assert got is not None, widget.status
+    core = prediction_view(tiny_run, str(scan_file), "all", factory=tiny_model)
+    assert got.predicted_class == core.predicted_class and got.folds == core.folds == [0, 1, 2, 3]
+    np.testing.assert_allclose(got.probabilities, core.probabilities, atol=1e-6)
+    assert f"predicted {core.predicted_class}" in widget.status
+    heights = [b.get_width() for b in widget._ax.patches]
+    np.testing.assert_allclose(heights, 100 * core.probabilities, atol=1e-4)
+    assert not np.allclose(np.array(surface.vertex_colors), before)    # the CAM painted on the surface
+    heats = [lay for lay in viewer.layers if "ferbench_heatmap" in lay.metadata]
+    assert len(heats) == len(core.heatmaps)
+    widget._folds.value = 1                                            # one fold
+    widget.predict()
+    _wait(qtbot, widget)
+    one = prediction_view(tiny_run, str(scan_file), 1, factory=tiny_model)
+    np.testing.assert_allclose(widget.view.probabilities, one.probabilities, atol=1e-6)
+    assert len([lay for lay in viewer.layers if "ferbench_heatmap" in lay.metadata]) == len(heats)

@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def no_model(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("no_model")  # an existing folder without a model: the procedural face
+    return tmp_path_factory.mktemp("no_model")  # unused by _gen now (the procedural face is asked for by name)
 
 
 def _gen(out, no_model, **kw):
-    args = dict(n_subjects=2, seed=1, layouts=("bu3dfe",), model_dir=no_model, texture_size=32, image_size=32,
+    args = dict(n_subjects=2, seed=1, layouts=("bu3dfe",), face_model="procedural", texture_size=32, image_size=32,
                 workers=1, progress=False)
     args.update(kw)
     return ferbench.synth.generate_dataset(out, **args)
@@ -118,7 +118,7 @@ def test_overwrite_replaces_a_complete_dataset_and_keeps_foreign_files(tmp_path,
 # --- item 8: explicit missing model folder ----------------------------------------------------------------------
 def test_explicit_missing_model_dir_is_an_error(tmp_path, no_model, capsys):
     with pytest.raises(ModelAssetError, match="not found"):
-        _gen(tmp_path / "a", tmp_path / "nonexistent")
+        _gen(tmp_path / "a", no_model, face_model=None, model_dir=tmp_path / "nonexistent")
     assert not (tmp_path / "a").exists()
     with pytest.raises(SystemExit) as e:
         main(["synth", str(tmp_path / "b"), "--model-dir", str(tmp_path / "nonexistent")])

@@ -105,7 +105,7 @@ def test_checkpoint_naming_code_is_refused_and_nothing_is_called(tiny_run, tmp_p
 
 def test_map_function_named_in_run_json_is_not_imported(tiny_run, tmp_path):
     from ferbench.errors import FerbenchError
-    from ferbench.eval.commands import _resolve_fn
+    from ferbench.eval.results import resolve_map_fn as _resolve_fn
 
     assert _resolve_fn("ferbench.eval.testing.synthetic_map_fn") is synthetic_map_fn
     with pytest.raises(FerbenchError, match="pass it again as map_fn"):

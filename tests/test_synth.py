@@ -252,11 +252,13 @@ def test_dataset_counts_and_manifest(dataset):
     wrl = sorted(root.glob("BU3DFE/*/*_F3D.wrl"))
     bnt = sorted(root.glob("Bosphorus/*/*.bnt"))
     assert len(wrl) == N_SUBJECTS * 25 and len(bnt) == N_SUBJECTS * 7
+    rows = _manifest(dataset)
+    n_missing = sum("missing_texture" in r["traits"].split() for r in rows)  # rare default trait: no texture file
     for suffix in ("_F3D.bmp", "_F3D.bnd", "_F2D.bmp"):
-        assert len(list(root.glob(f"BU3DFE/*/*{suffix}"))) == N_SUBJECTS * 25
+        want = N_SUBJECTS * 25 - (n_missing if suffix == "_F3D.bmp" else 0)
+        assert len(list(root.glob(f"BU3DFE/*/*{suffix}"))) == want
     for ext in ("png", "lm3", "lm2"):
         assert len(list(root.glob(f"Bosphorus/*/*.{ext}"))) == N_SUBJECTS * 7
-    rows = _manifest(dataset)
     assert len(rows) == len(dataset) == N_SUBJECTS * 32
     assert {r["source"] for r in rows} == {"synthetic-procedural"}
     assert {r["model_sha256"] for r in rows} == {procedural_model().sha256}
@@ -273,10 +275,13 @@ def test_dataset_counts_and_manifest(dataset):
 
 def test_dataset_textures_are_shared_per_subject(dataset):
     # scans with the "seams" scanner trait carry their own re-laid-out atlas; the others share one file
-    seamed = {Path(r["path"]).stem for r in _manifest(dataset)
-              if r["subject"] == "F0001" and "seams" in r["traits"].split()}
+    # (and the rare "missing_texture" ones have none)
+    rows = [r for r in _manifest(dataset) if r["subject"] == "F0001"]
+    seamed = {Path(r["path"]).stem for r in rows if "seams" in r["traits"].split()}
+    missing = {Path(r["path"]).stem for r in rows if "missing_texture" in r["traits"].split()}
     bmps = sorted(b for b in dataset.root.glob("BU3DFE/F0001/*_F3D.bmp") if b.stem not in seamed)
-    assert 0 < len(seamed) < 25 and len(bmps) == 25 - len(seamed)
+    assert 0 < len(seamed) < 25 and len(bmps) == 25 - len(seamed - missing) - len(missing)
+    assert not [b for b in bmps if b.stem in missing]
     first = bmps[0].read_bytes()
     assert all(b.read_bytes() == first for b in bmps)
     assert bmps[0].stat().st_nlink in (1, len(bmps))  # hard links where the file system allows them
@@ -295,13 +300,14 @@ def test_readers_read_back_and_labels_match(dataset):
     for rel, row in list(rows.items())[::9]:
         scan = read_scan(dataset.root / rel)
         assert scan.meta.subject == row["subject"] and scan.meta.expression == row["expression"]
-        assert scan.texture is not None and "texture_missing" not in scan.meta.extra
+        missing = "missing_texture" in row["traits"].split()       # a rare default scanner trait
+        assert (scan.texture is None) == missing and ("texture_missing" in scan.meta.extra) == missing
         if row["dataset"] == "bu3dfe":
             assert scan.meta.intensity == int(row["intensity"])
             assert scan.n_vertices == int(row["n_vertices"]) and scan.n_faces == int(row["n_faces"])
             seamed = "seams" in row["traits"].split()  # the two-island atlas adds a gap: wider
-            assert scan.landmarks.shape == (83, 3) and scan.texture.shape[0] == 64
-            assert (scan.texture.shape[1] > 64) if seamed else (scan.texture.shape == (64, 64, 3))
+            assert scan.landmarks.shape == (83, 3) and (missing or scan.texture.shape[0] == 64)
+            assert missing or ((scan.texture.shape[1] > 64) if seamed else (scan.texture.shape == (64, 64, 3)))
             assert (scan.seam_vertex_count() > 0) == seamed
             ids = scan.meta.extra["landmark_vertex_ids"]
             np.testing.assert_allclose(scan.vertices[ids[ids >= 0]], scan.landmarks[ids >= 0], atol=1e-5)
@@ -343,7 +349,8 @@ def test_generation_is_deterministic_across_worker_counts(dataset, tmp_path, emp
                      workers=2, progress=False)
     a = sorted(p.relative_to(dataset.root) for p in dataset.root.rglob("*") if p.is_file())
     b = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
-    assert a == b and len(a) == N_SUBJECTS * (25 * 4 + 7 * 4) + 2
+    n_missing = sum("missing_texture" in r["traits"].split() for r in _manifest(dataset))  # no texture file
+    assert a == b and len(a) == N_SUBJECTS * (25 * 4 + 7 * 4) + 2 - n_missing
     for rel in a:
         assert (dataset.root / rel).read_bytes() == (out / rel).read_bytes(), rel
     # another seed changes the data

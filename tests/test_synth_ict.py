@@ -118,7 +118,12 @@ def test_model_dir_without_a_model_is_an_error(tmp_path):
         load_face_model(tmp_path, face_model="ict")
     from ferbench.cli import main
 
-    assert main(["synth", str(tmp_path / "out"), "--model-dir", str(tmp_path / "nonexistent"), "--no-progress"]) == 2
+    with pytest.raises(SystemExit) as e:  # argparse refuses a folder that does not exist, in one line
+        main(["synth", str(tmp_path / "out"), "--model-dir", str(tmp_path / "nonexistent"), "--no-progress"])
+    assert e.value.code == 2
+    # an existing folder without the model is refused by the library, also in one line
+    (tmp_path / "empty").mkdir()
+    assert main(["synth", str(tmp_path / "out"), "--model-dir", str(tmp_path / "empty"), "--no-progress"]) == 2
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 

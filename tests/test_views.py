@@ -128,7 +128,9 @@ def test_explanation_view_equals_training_and_napari(tiny_run):
     assert list(v.heatmaps) == ["saliency"] and v.heatmaps["saliency"].shape == (16, 16)
     assert "held-out scan 3/" in v.text() and v.title.endswith("(synthetic)")
     nv = tasks.explain_view(tiny_run, 1, 2, "saliency", factory=tiny_model)
-    assert nv.text() == v.text() and len(nv.layers()) == 3
+    assert nv.text() == v.text()
+    heat = [t for t in nv.layers() if "ferbench_heatmap" in t[1]["metadata"]]
+    assert [t[1]["metadata"]["ferbench_heatmap"] for t in heat] == ["saliency"]     # drawn over its input
     np.testing.assert_array_equal(nv.heatmaps["saliency"], v.heatmaps["saliency"])
     # an arbitrary input through the same model gives the same prediction
     fm = open_run(tiny_run).load_fold_model(1, factory=tiny_model, device="cpu")

@@ -173,7 +173,7 @@ class ExplanationPanel:
         self.view = v
         self.text.value = v.text()
         n = max(len(v.inputs), len(v.heatmaps), 1)
-        self.display_ = ExplanationDisplay.from_view(v).plot(fig=new_figure(max(2.0 * n, 4.5), 5.0))
+        self.display_ = ExplanationDisplay.from_view(v).plot(ax=new_figure(max(2.0 * n, 4.5), 5.0))
         show_figure(self.output, self.display_.figure_)
 
     def _ipython_display_(self) -> None:
@@ -252,7 +252,7 @@ class EmbeddingPanel:
         ax.scatter([p[0]], [p[1]], s=160, facecolors="none", edgecolors="black", linewidths=2.0, zorder=5)
         ax.annotate(str(int(point) + 1), p, xytext=(6, 6), textcoords="offset points", fontsize=8)
         if ex is not None:
-            ExplanationDisplay.from_view(ex).plot(fig=right)
+            ExplanationDisplay.from_view(ex).plot(ax=right)
         return fig
 
     def update(self) -> None:

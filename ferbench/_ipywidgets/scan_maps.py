@@ -146,7 +146,7 @@ class ScanMapsPanel:
         ncols = min(n, 5)
         nrows = -(-n // ncols)
         fig = new_figure(2.4 * ncols + 0.4, 2.5 * nrows + 0.5)
-        disp.plot(fig=fig, ncols=ncols)
+        disp.plot(ax=fig, ncols=ncols)
         show_figure(self.output, fig)
 
     def _ipython_display_(self) -> None:

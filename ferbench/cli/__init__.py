@@ -17,6 +17,8 @@ from ferbench.errors import FerbenchError
 
 from ferbench.papers import PAPERS  # noqa: E402  (one owner of the paper keys)
 
+CAM_METHODS = ("gradcam", "hirescam", "gradcam++", "saliency")  # ferbench.views.EXPLAIN_METHODS (no import at start)
+
 
 # --------------------------------------------------------------------------- handlers
 def _cmd_demo(a: argparse.Namespace) -> int:
@@ -56,7 +58,7 @@ def _cmd_index(a: argparse.Namespace) -> int:
     from ferbench.io.dataset import index_dataset
 
     idx = index_dataset(a.root, dataset=a.dataset)
-    print(idx.summary() if hasattr(idx, "summary") else f"{len(idx)} scans, {len(idx.subjects())} subjects")
+    print(idx.summary())
     return 0
 
 
@@ -96,6 +98,13 @@ def _cmd_train(a: argparse.Namespace) -> int:
         summary = Run(out).summary().text
     except FerbenchError:
         summary = "no results.json (no split finished)"
+    try:
+        excluded = Run(out).excluded
+    except FerbenchError:
+        excluded = []
+    if excluded:
+        print(f"ferbench train: {len(excluded)} scan(s) left out (they cannot give the model's inputs; "
+              f"listed in results.json), e.g. {excluded[0]['path']}: {excluded[0]['reason']}")
     print(f"ferbench train: {summary}")
     print(f"ferbench train: results written to {out}")
     return 0
@@ -105,10 +114,26 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from ferbench.eval.commands import evaluate
 
     res = evaluate(a.results, a.data, device=a.device, progress=not a.no_progress)
-    acc = res.get("accuracy") if isinstance(res, dict) else None
-    print(f"ferbench evaluate: {res.get('label', '') if isinstance(res, dict) else ''} accuracy "
-          f"{acc if acc is not None else res}")
+    print(f"ferbench evaluate: {res['label']} accuracy {res['accuracy']}")
     return 0
+
+
+def _cmd_predict(a: argparse.Namespace) -> int:
+    from ferbench.eval.inference import predict_scans
+
+    out = Path(a.out)
+    table = predict_scans(a.run, a.scans, folds="all" if a.fold is None else a.fold - 1, device=a.device,
+                          batch_size=a.batch_size, workers=a.workers, cam=a.cam,
+                          cam_dir=out / "cam" if a.cam else None, progress=not a.no_progress,
+                          processes=a.processes)
+    csv_path = table.write_csv(a.csv if a.csv else out / "predictions.csv")
+    print(f"ferbench predict: {table.summary_text()}")
+    print(f"ferbench predict: predictions written to {csv_path}")
+    if a.cam:
+        print(f"ferbench predict: {a.cam} images written to {out / 'cam'}")
+    for p in table.failed:  # one line per failure, on stderr too, so scripts see them
+        print(f"ferbench predict: error: {p.path}: {p.error}", file=sys.stderr)
+    return 1 if table.failed else 0
 
 
 def _cmd_models(a: argparse.Namespace) -> int:
@@ -139,6 +164,13 @@ def out_dir(text: str) -> str:
     """An output folder: may not exist yet, but may not be an existing file."""
     if os.path.exists(text) and not os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text}: exists and is not a folder")
+    return text
+
+
+def out_file(text: str) -> str:
+    """An output file: may not exist yet, but may not be a folder."""
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, expected a file name")
     return text
 
 
@@ -224,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--overwrite", action="store_true",
                     help="replace a previous synthetic dataset in OUT (an interrupted one is always replaced)")
     sp.add_argument("--scanner-traits", type=float_in(0.0, 1.0), default=0.3, metavar="SHARE",
-                    help="share of BU-3DFE scans given scanner traits (seams, holes, spikes); 0 = none")
+                    help="share of BU-3DFE scans given scanner traits (seams, holes, spikes; a tenth of them "
+                         "also no texture file); 0 = none")
     sp.add_argument("--trait-kinds", nargs="+", default=None,
                     choices=["seams", "holes", "spikes", "missing_texture"])
     sp.add_argument("--no-progress", action="store_true")
@@ -268,6 +301,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("results", type=in_path)
     sp.add_argument("--data", type=in_dir, default=None)
     sp.add_argument("--device", type=device, default=None)
+    sp.add_argument("--no-progress", action="store_true")
+
+    sp = add("predict", _cmd_predict, "predict the expression of scan files (folders: recursively) with a trained "
+                                      "results folder; writes a CSV and optional Grad-CAM images")
+    sp.add_argument("run", type=in_path, help="results folder (or one of its checkpoints)")
+    sp.add_argument("scans", nargs="+", type=in_path, metavar="SCAN_OR_FOLDER")
+    sp.add_argument("--fold", type=int_in(1, 1000), default=None,
+                    help="1-based fold to use (default: every fold, probabilities averaged)")
+    sp.add_argument("--out", type=out_dir, default="ferbench_output/predict",
+                    help="output folder for predictions.csv and cam/ (default: ./ferbench_output/predict)")
+    sp.add_argument("--csv", type=out_file, default=None, help="CSV file (default: OUT/predictions.csv)")
+    sp.add_argument("--cam", choices=CAM_METHODS, default=None,
+                    help="also write a heat map per scan and modality (input + overlay PNGs in OUT/cam)")
+    sp.add_argument("--batch-size", type=int_in(1, 100_000), default=32)
+    sp.add_argument("--workers", type=int_in(0, 64), default=2,
+                    help="threads reading and mapping scans ahead of the model (0: none)")
+    sp.add_argument("--processes", action="store_true",
+                    help="use worker processes instead of threads (start-up of a few seconds; no GIL)")
+    sp.add_argument("--device", type=device, default=None,
+                    help="torch device (default: cuda if available, else cpu)")
     sp.add_argument("--no-progress", action="store_true")
 
     add("models", _cmd_models, "list the registered models")

@@ -11,6 +11,8 @@
   ``list_runs``): layout, schema, summary, folds, held-out scans, fold models.
 * :mod:`ferbench.eval.commands` - ``train`` / ``evaluate`` behind the command line; ``load_fold_model``;
   ``linear_probe`` (a logistic-regression baseline on a fold's raw inputs).
+* :mod:`ferbench.eval.inference` - ``predict_scans`` / ``predict_scan`` behind ``ferbench predict``: a trained
+  run (one fold or all averaged) on any scan files.
 * :mod:`ferbench.eval.metrics` - accuracy, per-class accuracy, confusion matrices.
 
 Heavy packages (torch, sklearn) are imported inside the functions that need them.
@@ -26,7 +28,9 @@ def __getattr__(name: str):
     lazy = {"train": "commands", "evaluate": "commands", "run_protocol": "runner", "fit": "training",
             "predict": "training", "TrainConfig": "training", "MapCache": "data", "precompute": "data",
             "load_fold_model": "commands", "FoldModel": "results", "linear_probe": "commands",
-            "Run": "results", "open_run": "results", "list_runs": "results", "inputs_for_scan": "data"}
+            "Run": "results", "open_run": "results", "list_runs": "results", "inputs_for_scan": "data",
+            "predict_scans": "inference", "predict_scan": "inference", "load_predictor": "inference",
+            "Prediction": "inference", "PredictionTable": "inference"}
     if name in lazy:
         import importlib
 
@@ -36,4 +40,5 @@ def __getattr__(name: str):
 
 __all__ = ["PROTOCOLS", "LeakWarning", "ProtocolSplits", "Split", "check_subject_disjoint", "leaky_sample_split",
            "list_protocols", "make_splits", "pi_sessions", "accuracy", "confusion_matrix", "per_class_accuracy",
-           "train", "evaluate", "load_fold_model", "FoldModel", "Run", "open_run", "list_runs", "inputs_for_scan", "linear_probe", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]
+           "train", "evaluate", "load_fold_model", "FoldModel", "Run", "open_run", "list_runs", "inputs_for_scan",
+           "linear_probe", "predict_scans", "predict_scan", "load_predictor", "Prediction", "PredictionTable", "run_protocol", "fit", "predict", "TrainConfig", "MapCache", "precompute"]

@@ -83,8 +83,20 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
     _check_train_settings(epochs=epochs, batch_size=batch_size, lr=lr, folds=folds, rounds=rounds, seed=seed,
                           size=size, max_subjects=max_subjects, max_splits=max_splits, workers=workers,
                           stop_after_epoch=stop_after_epoch, device=device)
+    from ferbench.eval.data import exclude_unusable
+
     idx = index if index is not None else _index(data_dir)
     ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
+    # scans that cannot give this model's inputs (texture maps without texture) leave before splitting
+    _, excluded = exclude_unusable(_protocol_candidates(protocol, idx),
+                                   _model_inputs(model_name, ps.n_classes, size, model_options), ps.modality)
+    if excluded:
+        if len(excluded) == len(_protocol_candidates(protocol, idx).records):
+            raise DatasetError(f"{data_dir or 'dataset'}: no scan usable by protocol {protocol} can give the "
+                               f"model's inputs ({excluded[0]['path']}: {excluded[0]['reason']})")
+        ps = make_splits(protocol, _without(idx, excluded), folds=folds, rounds=rounds, seed=seed,
+                         max_subjects=max_subjects)
+        ps.meta["excluded"] = excluded
     if max_splits is not None:
         if max_splits < 1:
             raise FerbenchError(f"max_splits must be >= 1, got {max_splits}")
@@ -115,6 +127,34 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
 
     with dask_client(dask_scheduler) as client:
         return run_protocol(model_name, ps, out, cfg, executor=client, **kw)
+
+
+def _model_inputs(model_name, n_classes: int, size: int | None, model_options: dict[str, Any] | None):
+    """``model.inputs`` of a registered name (from its settings: nothing built) or of a factory (built once)."""
+    if isinstance(model_name, str):
+        from ferbench.models import model_cfg
+
+        try:
+            return model_cfg(model_name, size, **dict(model_options or {})).inputs
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+    from ferbench.eval.runner import build_model
+
+    return build_model(model_name, n_classes, size, model_options).inputs
+
+
+def _protocol_candidates(protocol: str, index):
+    """The records a protocol may use (any subject it could select), as an index."""
+    from ferbench.eval.protocols import _candidates, get_protocol
+
+    return type(index)(_candidates(get_protocol(protocol), index), root=getattr(index, "root", None))
+
+
+def _without(index, excluded: list[dict[str, Any]]):
+    """The dataset index without the excluded records' paths."""
+    gone = {e["path"] for e in excluded}
+    return type(index)([r for r in index.records if r.path not in gone], skipped=getattr(index, "skipped", 0),
+                       skipped_paths=getattr(index, "skipped_paths", ()), root=getattr(index, "root", None))
 
 
 def _check_train_settings(*, epochs, batch_size, lr, folds, rounds, seed, size, max_subjects, max_splits, workers,
@@ -181,7 +221,8 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     from ferbench.eval.data import InputSet, MapCache, record_to_dict
     from ferbench.eval.metrics import summarise
     from ferbench.eval.protocols import make_splits
-    from ferbench.eval.results import SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint
+    from ferbench.eval.results import (SCHEMA_VERSION, CHECKPOINTS_DIR, Run, is_run, model_from_checkpoint,
+                                       resolve_map_fn)
     from ferbench.eval.training import load_checkpoint, predict
     from ferbench.views.labels import title_label
 
@@ -210,6 +251,14 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
 
     if run is not None:
         meta = res_json["protocol_meta"]
+        if meta.get("excluded") and run.settings.get("inputs"):
+            # the scans training left out (no texture for a texture map) leave again, so the splits match
+            from ferbench.eval.data import exclude_unusable
+
+            proto = res_json["protocol"].split("+")[0]
+            _, gone = exclude_unusable(_protocol_candidates(proto, idx), run.settings["inputs"],
+                                       run.settings.get("modality", "3d"), warn=False)
+            idx = _without(idx, gone)
         ps = make_splits(res_json["protocol"].split("+")[0], idx, folds=meta.get("n_folds"),
                          rounds=int(meta.get("rounds", 1)), seed=int(meta.get("seed", 0)),
                          max_subjects=meta.get("max_subjects"))
@@ -219,12 +268,18 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         if ckpts is not None:
             pairs = [(s, c) for s, c in pairs if c.resolve() == ckpts[0].resolve()]
         modality, n_classes, classes = ps.modality, ps.n_classes, ps.classes
-        map_fn = map_fn if map_fn is not None else _resolve_fn(run.settings.get("map_fn"))
+        map_fn = map_fn if map_fn is not None else resolve_map_fn(run.settings.get("map_fn"))
         cache_dir = cache_dir or run.cache_dir
     else:
         from ferbench.labels import EXPRESSIONS, label_index
 
         recs = [r for r in idx.records if r.expression in EXPRESSIONS]
+        ck_inputs = _checkpoint_inputs(ckpts[0])
+        if ck_inputs:       # scans that cannot give the model's inputs (texture maps without texture)
+            from ferbench.eval.data import exclude_unusable
+
+            idx = _without(idx, exclude_unusable(type(idx)(recs, root=getattr(idx, "root", None)), ck_inputs)[1])
+            recs = [r for r in idx.records if r.expression in EXPRESSIONS]
         if not recs:
             raise DatasetError(f"{data_dir}: no labelled expression scans to evaluate on")
         from ferbench.eval.protocols import ProtocolSplits, Split
@@ -268,10 +323,18 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     return out
 
 
-def _resolve_fn(name: str | None):
-    from ferbench.eval.results import resolve_map_fn
+def _checkpoint_inputs(path) -> list | None:
+    """The ``inputs`` a checkpoint's metadata names (None when it says nothing readable)."""
+    import json
 
-    return resolve_map_fn(name)
+    from ferbench.eval.training import load_checkpoint
+
+    try:
+        meta = json.loads(load_checkpoint(path).get("meta_json", "{}") or "{}")
+    except (FerbenchError, OSError, ValueError):
+        return None
+    inputs = meta.get("inputs") if isinstance(meta, dict) else None
+    return inputs if isinstance(inputs, list) else None
 
 
 def linear_probe(results: str | os.PathLike, fold: int = 0, round: int = 0, *, C: float = 0.1,

@@ -23,7 +23,7 @@ import numpy as np
 
 from ferbench.errors import DatasetError, FerbenchError
 
-__all__ = ["compute_input", "stack_maps", "inputs_for_scan", "MapCache", "precompute", "InputSet", "record_to_dict", "record_from_dict",
+__all__ = ["compute_input", "stack_maps", "inputs_for_scan", "input_problem", "exclude_unusable", "MapCache", "precompute", "InputSet", "record_to_dict", "record_from_dict",
            "CACHE_VERSION"]
 
 CACHE_VERSION = 1
@@ -209,6 +209,102 @@ def inputs_for_scan(scan, model) -> "Any":
     maps = compute_maps(scan, [n for n, _ in inputs], size=size)
     where = getattr(getattr(scan, "meta", None), "source_path", None) or "scan"
     return torch.from_numpy(stack_maps(maps, inputs, size, where))[None]
+
+
+# --------------------------------------------------------------------------- scans that cannot give the inputs
+def _texture_map_names() -> set[str]:
+    """Registered maps that need a texture (``needs_texture``)."""
+    from ferbench.maps.base import MAPS
+
+    return {n for n in MAPS.list() if getattr(MAPS.get(n), "needs_texture", False)}
+
+
+def input_problem(path: str | os.PathLike, names: Sequence[str]) -> str | None:
+    """Why a scan file cannot give the named maps (a texture map of a scan whose texture image is missing),
+    or None when it can.
+
+    Cheap for datasets: a BU-3DFE ``.wrl`` with its ``<stem>.bmp`` beside it, or a Bosphorus ``.bnt`` with
+    its ``<stem>.png``, is accepted without reading; any other scan is read (texture included) and asked
+    with :func:`ferbench.maps.missing_map_reasons`. A file that cannot be read is not judged here (None):
+    the map cache reports it with its own message.
+    """
+    from ferbench.maps.base import missing_map_reasons
+
+    tex_names = [n for n in names if n in _texture_map_names()]
+    if not tex_names:
+        return None
+    p = os.fspath(path)
+    stem, ext = os.path.splitext(os.path.basename(p))
+    sibling = {".wrl": ".bmp", ".vrml": ".bmp", ".bnt": ".png"}.get(ext.lower())
+    if sibling is not None:
+        from ferbench.io._common import find_sibling
+
+        if find_sibling(os.path.dirname(p), [stem + sibling]) is not None:
+            return None
+    import warnings
+
+    from ferbench.io import read_scan
+
+    try:
+        with warnings.catch_warnings():     # the missing texture is reported once, by the caller
+            warnings.simplefilter("ignore")
+            scan = read_scan(p)
+    except (FerbenchError, OSError, ValueError):
+        return None
+    reasons = missing_map_reasons(scan, tex_names)
+    return next(iter(reasons.values()), None)
+
+
+def exclude_unusable(index, inputs: Inputs | Sequence[Sequence[Any]], modality: str = "3d", *,
+                     warn: bool = True):
+    """Leave out the scans of a dataset index that cannot give a model's inputs (texture maps of a scan
+    without texture), before a protocol splits it.
+
+    Parameters
+    ----------
+    index
+        A :class:`~ferbench.io.dataset.DatasetIndex` (only its records are used).
+    inputs
+        ``model.inputs`` (``((map_name, n_channels), ...)``).
+    modality
+        ``"3d"`` (scans checked) or ``"2d"`` (frontal images: nothing to check here).
+    warn
+        Emit one :class:`~ferbench.errors.ExcludedScansWarning` naming how many and the first few.
+
+    Returns
+    -------
+    (index, excluded)
+        The index without those scans (the same object when none), and ``[{"path", "subject",
+        "expression", "reason"}, ...]`` in index order.
+    """
+    names = [str(n) for n, _ in inputs]
+    if modality != "3d":
+        return index, []
+    if not set(names) & _texture_map_names():
+        return index, []
+    keep, excluded = [], []
+    for r in index.records:
+        why = input_problem(r.path, names)
+        if why is None:
+            keep.append(r)
+        else:
+            excluded.append({"path": r.path, "subject": r.subject, "expression": r.expression, "reason": why})
+    if not excluded:
+        return index, []
+    if warn:
+        import warnings
+
+        from ferbench.errors import ExcludedScansWarning
+
+        first = "; ".join(f"{os.path.basename(e['path'])}: {e['reason']}" for e in excluded[:3])
+        more = f" (and {len(excluded) - 3} more)" if len(excluded) > 3 else ""
+        warnings.warn(f"{len(excluded)} scan(s) left out: they cannot give the model's inputs "
+                      f"({', '.join(names)}): {first}{more}", ExcludedScansWarning, stacklevel=2)
+    from ferbench.io.dataset import DatasetIndex
+
+    out = DatasetIndex(keep, skipped=getattr(index, "skipped", 0), skipped_paths=getattr(index, "skipped_paths", ()),
+                       root=getattr(index, "root", None))
+    return out, excluded
 
 
 # --------------------------------------------------------------------------- cache

@@ -123,9 +123,17 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def write_results(folder: str | os.PathLike, data: dict[str, Any]) -> Path:
-    """Write ``folder/results.json`` (current schema) atomically; returns the file."""
+    """Write ``folder/results.json`` (current schema) atomically; returns the file.
+
+    ``excluded`` (the scans left out before splitting because they cannot give the model's inputs, each
+    ``{"path", "subject", "expression", "reason"}``) is always written: from ``data`` or, as
+    :func:`ferbench.eval.commands.train` records it, from ``protocol_meta["excluded"]``; empty when none.
+    """
     f = Path(folder) / RESULTS_FILE
-    write_json(f, dict(data, schema=SCHEMA_VERSION))
+    excluded = data.get("excluded")
+    if excluded is None:
+        excluded = (data.get("protocol_meta") or {}).get("excluded") or []
+    write_json(f, dict(data, schema=SCHEMA_VERSION, excluded=list(excluded)))
     return f
 
 
@@ -564,6 +572,15 @@ class Run:
     @property
     def data_dir(self) -> str | None:
         return self._get("data_dir")
+
+    @property
+    def excluded(self) -> list[dict[str, Any]]:
+        """Scans left out before splitting because they cannot give the model's inputs (e.g. a texture map of
+        a scan without texture): ``[{"path", "subject", "expression", "reason"}, ...]``; empty when none."""
+        if not self.results_path.is_file():
+            return []
+        res = self.results
+        return list(res.get("excluded") or (res.get("protocol_meta") or {}).get("excluded") or [])
 
     @property
     def records(self) -> list[dict[str, Any]]:

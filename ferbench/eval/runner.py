@@ -105,6 +105,33 @@ def build_model(model: str | Callable, n_classes: int, size: int | None, options
         raise FerbenchError(str(e).strip("'\"")) from None
 
 
+def _model_facts(model: str | Callable, n_classes: int, size: int | None, options: dict[str, Any]
+                 ) -> tuple[int, list[list[Any]], str, str]:
+    """``(input_size, inputs, init_note, paper)`` that a run records, before any data are touched.
+
+    A registered name's come from :func:`ferbench.models.model_cfg`; its option values are still checked
+    now (a bad value fails before maps are computed) by building it on torch's ``meta`` device, which
+    allocates and initialises no weights. A factory, or a ``weights`` file (``init_note`` names it), is
+    built once for real.
+    """
+    if isinstance(model, str) and "weights" not in options:
+        import torch
+
+        from ferbench.models import model_cfg
+        from ferbench.models._base import RANDOM_INIT
+
+        try:
+            cfg = model_cfg(model, size, **options)
+        except KeyError as e:
+            raise FerbenchError(str(e).strip("'\"")) from None
+        with torch.device("meta"):
+            build_model(model, n_classes, size, options)
+        return int(cfg.input_size), [list(t) for t in cfg.inputs], RANDOM_INIT, cfg.paper
+    probe = build_model(model, n_classes, size, options)
+    return (int(probe.input_size), [list(t) for t in probe.inputs], getattr(probe, "init_note", ""),
+            getattr(probe, "paper", ""))
+
+
 def _model_id(model: str | Callable) -> str:
     if isinstance(model, str):
         return model
@@ -333,11 +360,7 @@ def _run_protocol_locked(model, ps, out: Path, config, lock, *, model_options, s
     (out / CHECKPOINTS_DIR).mkdir(parents=True, exist_ok=True)
     (out / FOLDS_DIR).mkdir(exist_ok=True)
     model_options = dict(model_options or {})
-    probe = build_model(model, ps.n_classes, size, model_options)
-    size = int(probe.input_size)
-    inputs = [list(t) for t in probe.inputs]
-    init_note, paper = getattr(probe, "init_note", ""), getattr(probe, "paper", "")
-    del probe
+    size, inputs, init_note, paper = _model_facts(model, ps.n_classes, size, model_options)
     records = [record_to_dict(r) for r in ps.records]
     cache_dir = Path(cache_dir) if cache_dir is not None else out / "cache"
 

@@ -149,7 +149,7 @@ def _subject_job(*args) -> list[dict]:
 
 def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, model_spec: tuple, out_dir: str,
                        texture_size: int, image_size: int, traits_share: float = 0.0,
-                       trait_kinds: tuple = ()) -> list[dict]:
+                       trait_kinds: tuple = (), rare_traits: dict | None = None) -> list[dict]:
     from ferbench.io.bosphorus import BOSPHORUS_LANDMARK_NAMES, bosphorus_stem, write_bnt, write_lm2, write_lm3
     from ferbench.io.bu3dfe import bu3dfe_filename, write_bnd, write_wrl
     from ferbench.io.images import write_image
@@ -183,7 +183,8 @@ def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, mode
             from ferbench.synth.scanner import apply_traits, draw_traits
 
             t_rng = _rng(seed, code, index, 100 + e_idx, level)
-            scan = apply_traits(scan, draw_traits(t_rng, traits_share, trait_kinds), t_rng)
+            r_rng = _rng(seed, code, index, 200 + e_idx, level)  # rare traits: their own stream
+            scan = apply_traits(scan, draw_traits(t_rng, traits_share, trait_kinds, rare_traits, r_rng), t_rng)
         traits = scan.meta.extra.get("scanner_traits", ())
         if layout == "bu3dfe":
             stem = bu3dfe_filename(subject_id, expression, level, race=subject.race, kind="F3D", ext="")
@@ -241,7 +242,8 @@ How the data were made
 - Nuisance: pose jitter (yaw +-10, pitch +-5, roll +-3 degrees, +-5 mm), 0.1-0.3 mm noise along the
   normals, hole blobs, a circular crop of 82-88 mm around the nose tip.
 - Scanner traits (manifest column "traits"): a share of the BU-3DFE-layout scans has a UV atlas
-  cut into two islands (seams), extra holes, spike outliers, or (when asked) no texture file.
+  cut into two islands (seams), extra holes, spike outliers, and a few (3 % by default) no texture
+  file (texture-map models leave those out of training; results.json lists them).
 - Textures are PROCEDURAL (painted skin tone, brows, lips, eyes; baked light); not photo-realistic.
 - Landmarks: BU-3DFE-83 and Bosphorus-22 are APPROXIMATE, derived from the model's iBUG-68 vertices.
 - Subject ids, the gender letter (F/M) and the race code in BU-3DFE file names are DUMMY
@@ -408,11 +410,12 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         Replace a previous synthetic dataset in ``out_dir``.
     scanner_traits
         Share of the BU-3DFE-layout scans given scanner traits (:mod:`ferbench.synth.scanner`: a seamed
-        two-island UV atlas, holes, spikes; 0 = none). Drawn per scan from the seed, recorded in the
-        manifest's ``traits`` column. Bosphorus-layout scans are range images and get none.
+        two-island UV atlas, holes, spikes, rarely a missing texture file; 0 = none). Drawn per scan from the
+        seed, recorded in the manifest's ``traits`` column. Bosphorus-layout scans are range images and get none.
     trait_kinds
-        Traits to draw from; default :data:`ferbench.synth.scanner.DEFAULT_TRAITS`. Add
-        ``"missing_texture"`` for scans whose texture file is not written.
+        Traits to draw from; default :data:`ferbench.synth.scanner.DEFAULT_TRAITS`, where
+        ``"missing_texture"`` (no texture file written) is rare (:data:`~ferbench.synth.scanner.RARE_TRAITS`);
+        kinds named here are all drawn alike.
 
     Returns
     -------
@@ -438,6 +441,9 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         raise ModelAssetError(f"{model_dir}: face model folder not found")
     from ferbench.synth.scanner import DEFAULT_TRAITS, TRAITS
 
+    from ferbench.synth.scanner import RARE_TRAITS
+
+    rare_traits = dict(RARE_TRAITS) if trait_kinds is None else {}  # kinds named explicitly: all equally likely
     trait_kinds = tuple(DEFAULT_TRAITS if trait_kinds is None else trait_kinds)
     if [t for t in trait_kinds if t not in TRAITS] or not 0.0 <= float(scanner_traits) <= 1.0:
         raise ValueError(f"scanner_traits must be in [0, 1] and trait_kinds some of {TRAITS}, "
@@ -455,7 +461,7 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     for layout in layouts:
         ids = bu3dfe_subject_ids(n_subjects) if layout == "bu3dfe" else bosphorus_subject_ids(n_subjects)
         jobs += [(layout, i, sid, seed, src, str(build), int(texture_size), int(image_size), float(scanner_traits),
-                  trait_kinds) for i, sid in enumerate(ids)]
+                  trait_kinds, rare_traits) for i, sid in enumerate(ids)]
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     n_workers = max(1, min(n_workers, len(jobs)))
 

@@ -454,6 +454,16 @@ _CACHE: dict[tuple, FaceModel] = {}
 _LOCK = threading.Lock()
 
 
+def _cached(key: tuple, load) -> FaceModel:
+    """The model cached under ``key``, else ``load()`` made read-only and cached (loaded outside the lock)."""
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    model = _freeze(load())
+    with _LOCK:
+        return _CACHE.setdefault(key, model)
+
+
 def resolve_face_model(face_model: str | None = None, model_dir: str | os.PathLike | None = None) -> str:
     """Which face model a request means: ``face_model`` if given; else, when ``model_dir`` is given,
     ``"ict"`` if it is (or holds) an ICT npz and ``"sfm"`` otherwise (the Surrey folder, as before);
@@ -520,14 +530,7 @@ def load_face_model(model_dir: str | os.PathLike | None = None, *, face_model: s
             raise ModelAssetError(f"{p}: ICT face model not found")
         p = p.resolve()
         st = p.stat()
-        key = (ICT_NAME, str(p), st.st_size, st.st_mtime_ns)
-        with _LOCK:
-            if key in _CACHE:
-                return _CACHE[key]
-        model = _freeze(load_ict_model(p))
-        with _LOCK:
-            _CACHE[key] = model
-        return model
+        return _cached((ICT_NAME, str(p), st.st_size, st.st_mtime_ns), lambda: load_ict_model(p))
     folder = find_face_model_dir(model_dir)
     if folder is None:
         where = model_dir if model_dir is not None else os.environ.get(ENV_VAR) or "shared/models/sfm3448"
@@ -535,25 +538,11 @@ def load_face_model(model_dir: str | os.PathLike | None = None, *, face_model: s
                               f"set {ENV_VAR} or pass model_dir, or use face_model='ict' (the embedded default)")
     folder = folder.resolve()
     st = (folder / SHAPE_FILE).stat()
-    key = (SFM_NAME, str(folder), st.st_size, st.st_mtime_ns)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-    model = _freeze(_load_sfm(folder))
-    with _LOCK:
-        _CACHE[key] = model
-    return model
+    return _cached((SFM_NAME, str(folder), st.st_size, st.st_mtime_ns), lambda: _load_sfm(folder))
 
 
 def procedural_model() -> FaceModel:
     """The procedural fallback face, whatever model files exist (cached, read-only arrays)."""
-    key = (PROCEDURAL_NAME,)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
     from ferbench.synth.procedural import procedural_face_model
 
-    model = _freeze(procedural_face_model())
-    with _LOCK:
-        _CACHE[key] = model
-    return model
+    return _cached((PROCEDURAL_NAME,), procedural_face_model)

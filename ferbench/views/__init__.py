@@ -12,6 +12,7 @@ only turn these into HTML, layers or widgets.
 :func:`explain_scan`               the same for any scan, given a loaded model
 :func:`embedding_view`             2-D embedding (t-SNE / PCA) of a fold's held-out features
 :func:`results_view`               confusion, per-class accuracy, the paper's table, difference, chance
+:func:`prediction_view`            a trained run (one fold or all averaged) on any scan, CAM on its vertices
 :func:`title_label`                the "(synthetic)" / source labelling of any title
 =================================  ====================================================================
 """
@@ -28,7 +29,8 @@ _LAZY = {
     "EXPLAIN_METHODS": "explanation", "ExplanationView": "explanation", "explanation_view": "explanation",
     "explain_scan": "explanation", "modality_images": "explanation",
     "EmbeddingView": "embedding", "embedding_view": "embedding",
-    "ResultsView": "results", "results_view": "results",
+    "ResultsView": "results", "results_view": "results", "paper_comparisons": "results",
+    "PredictionView": "prediction", "prediction_view": "prediction",
 }
 
 __all__ = sorted(_LAZY)

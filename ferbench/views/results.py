@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["ResultsView", "results_view"]
+__all__ = ["ResultsView", "results_view", "paper_comparisons"]
 
 
 @dataclass
@@ -130,3 +130,20 @@ def results_view(run, paper_table: Sequence[Any] | None = None, *, paper: str | 
                        paper_overall=pov, paper_accuracy_source=asrc, summary=run.summary() if run.has_results() else None,
                        synthetic=synthetic, ours_source=run_source(synthetic, results_detail(res)),
                        title=title_label(f"{res.get('model', run.name)} under {res.get('protocol', '?')}", synthetic))
+
+
+def paper_comparisons(paper: str | None) -> list[tuple[str, tuple]]:
+    """The paper's confusion matrices a run can be drawn beside: ``[(label, (table, variant)), ...]``.
+
+    Labels read ``"Table V"`` or ``"Fig. 4 (P-I)"``; an unknown or missing paper gives ``[]``. Each choice is
+    the ``paper_table`` argument of :func:`results_view`.
+    """
+    from ferbench.papers import PAPERS, list_confusion_matrices
+
+    if paper not in PAPERS:
+        return []
+    out = []
+    for _, tid, variant in list_confusion_matrices(paper):
+        name = f"Fig. {tid[3:]}" if tid.lower().startswith("fig") else f"Table {tid}"
+        out.append((name + (f" ({variant})" if variant else ""), (tid, variant)))
+    return out

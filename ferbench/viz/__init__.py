@@ -1,4 +1,5 @@
-"""Display objects (scikit-learn style: ``.from_*`` constructors, ``.plot(ax=...)``, ``figure_``/``ax_``).
+"""Display objects (scikit-learn style: ``.from_*`` constructors, ``.plot(ax=...)`` returning self, ``figure_``
+and ``ax_`` (one Axes) or ``axes_`` (a grid); the contract is :class:`ferbench.viz._common.Display`).
 
 * :class:`ConfusionComparisonDisplay` - ferbench's confusion matrix next to the paper's, with the difference.
 * :class:`AccuracyTableDisplay` - per-expression accuracy, paper (with table) vs ferbench (synthetic/real).
@@ -22,7 +23,7 @@ _EXPORTS = {
     "ExplanationGridDisplay": "explanations", "EmbeddingDisplay": "explanations",
     "ExplanationDisplay": "explanations",
     "embedding_panels": "explanations", "heat_overlay": "explanations", "display_images": "explanations",
-    "paper_source": "_common", "run_source": "_common", "VizError": "_common", "CLASS_COLORS": "_common",
+    "Display": "_common", "paper_source": "_common", "run_source": "_common", "VizError": "_common", "CLASS_COLORS": "_common",
     "PAPER_NAMES": "_common", "row_normalise": "_common", "load_results": "_common",
     "MapGridDisplay": "maps", "TauSweepDisplay": "maps",
     "scan_to_polydata": "surface", "scan_plotter": "surface", "show_scan": "surface",

@@ -213,6 +213,86 @@ def as_class_dict(values: Any, classes: Sequence[str] = EXPRESSIONS) -> dict[str
     return dict(zip(classes, arr.tolist()))
 
 
+# ---------------------------------------------------------------------------------------------- the Display contract
+class Display:
+    """Base of every ferbench Display (the scikit-learn contract).
+
+    A Display is built with a ``from_*`` classmethod (``from_view``, ``from_run``, ``from_scan``, ...), which
+    computes everything; ``plot(ax=None, ...)`` only draws, returns ``self`` and sets
+
+    * ``figure_``: the matplotlib figure (or sub-figure) drawn into;
+    * ``ax_``: the one Axes, for displays drawn on a single Axes (:class:`AccuracyTableDisplay`,
+      :class:`EmbeddingDisplay`), or
+    * ``axes_``: a numpy array of Axes, for displays drawn as a grid of panels
+      (:class:`ConfusionComparisonDisplay`, :class:`ExplanationGridDisplay`, :class:`MapGridDisplay`,
+      :class:`TauSweepDisplay`).
+
+    ``ax`` accepts ``None`` (a new figure), an ``Axes`` (single-axes displays), or, for grids, a
+    ``Figure``/``SubFigure`` to lay the panels out in or an array/list of Axes holding enough panels.
+    The old ``fig=`` keyword of the grid displays is a deprecated alias of ``ax=`` (a Figure).
+    """
+
+    def _title(self, title: str, synthetic: bool | None) -> str:
+        """``title`` labelled " (synthetic)" for generated data (:func:`ferbench.views.title_label`)."""
+        from ferbench.views.labels import title_label
+
+        return title_label(title, synthetic)
+
+    @staticmethod
+    def _single_axes(ax, figsize: tuple[float, float]):
+        """``(figure, axes)`` to draw a single-axes display into: a new figure when ``ax`` is None, one
+        Axes added to a given Figure/SubFigure, or ``ax`` itself."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            # constrained layout: titles and outside legends fit, no empty bands
+            fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+            return fig, ax
+        if _is_figure(ax):
+            return ax, ax.subplots()
+        if not _is_axes(ax):
+            raise VizError(f"ax must be a matplotlib Axes, a Figure or None, got {type(ax).__name__}")
+        return ax.figure, ax
+
+    @staticmethod
+    def _grid_target(ax, fig=None, figsize: tuple[float, float] | None = None, need: int | None = None):
+        """``(figure, axes or None)`` for a grid display: ``axes`` is a flat object array when ``ax`` gives
+        Axes (at least ``need`` of them), ``None`` when the display must lay its panels out in ``figure``
+        (``ax`` a Figure/SubFigure, or None for a new figure of ``figsize``). ``fig`` is the deprecated alias."""
+        if fig is not None:
+            import warnings
+
+            warnings.warn("plot(fig=...) is deprecated; pass the figure as plot(ax=...)", DeprecationWarning,
+                          stacklevel=3)
+            if ax is not None:
+                raise VizError("give ax= or fig=, not both")
+            ax = fig
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            return plt.figure(figsize=figsize, layout="constrained"), None
+        if _is_figure(ax):
+            return ax, None
+        axes = np.asarray(ax if not _is_axes(ax) else [ax], dtype=object).ravel()
+        if axes.size == 0 or not all(_is_axes(a) for a in axes):
+            raise VizError("ax must be None, a Figure/SubFigure or an array of matplotlib Axes")
+        if need is not None and axes.size < need:
+            raise VizError(f"need {need} axes, got {axes.size}")
+        return axes[0].figure, axes
+
+
+def _is_figure(obj) -> bool:
+    from matplotlib.figure import FigureBase
+
+    return isinstance(obj, FigureBase)
+
+
+def _is_axes(obj) -> bool:
+    from matplotlib.axes import Axes
+
+    return isinstance(obj, Axes)
+
+
 def wrap_title(text: str, width_in: float, fontsize: float = 9.0) -> str:
     """``text`` wrapped to lines that fit ``width_in`` inches at ``fontsize`` points (no clipped titles).
 

@@ -7,13 +7,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import (VizError, as_class_dict, canonical_order, load_results, paper_overall,
+from ferbench.viz._common import (Display, VizError, as_class_dict, canonical_order, load_results, paper_overall,
                                   paper_per_class, paper_source,
                                   results_confusion, results_detail, results_synthetic, reorder_matrix, run_source,
                                   short_labels)
 
 
-class AccuracyTableDisplay:
+class AccuracyTableDisplay(Display):
     """Per-class accuracy (%) of ferbench and of the paper, with the mean over classes.
 
     Parameters
@@ -33,7 +33,7 @@ class AccuracyTableDisplay:
     Attributes
     ----------
     header : list of str
-    figure_, ax_ : set by :meth:`plot`.
+    figure_, ax_ : set by :meth:`plot` (see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, ours: dict[str, float], paper: dict[str, float] | None = None,
@@ -170,12 +170,14 @@ class AccuracyTableDisplay:
 
     # ------------------------------------------------------------------ drawing
     def plot(self, ax=None, *, width: float = 0.38) -> "AccuracyTableDisplay":
-        """Grouped bars per expression (paper vs ferbench), values printed on the bars."""
-        import matplotlib.pyplot as plt
+        """Grouped bars per expression (paper vs ferbench), values printed on the bars.
 
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7.5, 4.0), layout="constrained")
-        fig = ax.figure
+        Parameters
+        ----------
+        ax
+            A matplotlib Axes (or a Figure to add one to); ``None`` draws in a new figure.
+        """
+        fig, ax = self._single_axes(ax, (7.5, 4.0))
         x = np.arange(len(self.labels))
         ours = np.array([self.ours[c] for c in self.labels])
         series = []

@@ -8,12 +8,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import (VizError, canonical_order, load_results, paper_confusion, paper_source,
+from ferbench.viz._common import (Display, VizError, canonical_order, load_results, paper_confusion, paper_source,
                                   reorder_matrix, results_confusion, results_detail, results_synthetic,
                                   row_normalise, run_source, short_labels)
 
 
-class ConfusionComparisonDisplay:
+class ConfusionComparisonDisplay(Display):
     """ferbench's confusion matrix, the paper's, and ``ours - paper`` (percentage points).
 
     Parameters
@@ -33,7 +33,7 @@ class ConfusionComparisonDisplay:
     difference : numpy.ndarray or None
         ``ours - paper`` in percentage points.
     figure_, axes_, images_
-        Set by :meth:`plot`.
+        Set by :meth:`plot` (``axes_``: array of 1 or 3 Axes; see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, ours: np.ndarray, paper: np.ndarray | None = None,
@@ -138,10 +138,9 @@ class ConfusionComparisonDisplay:
         Parameters
         ----------
         ax
-            A sequence of axes (1 or 3), or ``None`` for a new figure.
+            A sequence of axes (1 or 3), a Figure/SubFigure to lay the panels out in, or ``None`` for a
+            new figure.
         """
-        import matplotlib.pyplot as plt
-
         panels: list[tuple[np.ndarray, str, str, tuple[float, float]]] = [
             (self.ours, f"{self.ours_source}", cmap, (0.0, 100.0))]
         if self.paper is not None:
@@ -149,14 +148,11 @@ class ConfusionComparisonDisplay:
             lim = max(lim, 1.0)
             panels += [(self.paper, f"{self.paper_source}", cmap, (0.0, 100.0)),
                        (self.difference, "difference: ferbench - paper (pp)", diff_cmap, (-lim, lim))]
-        if ax is None:
-            fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False)
-            axes = list(axes[0])
-        else:
-            axes = list(np.atleast_1d(ax))
-            if len(axes) != len(panels):
-                raise VizError(f"need {len(panels)} axes, got {len(axes)}")
-            fig = axes[0].figure
+        fig, axes = self._grid_target(ax, figsize=(4.2 * len(panels), 4.0))
+        if axes is None:
+            axes = np.asarray(fig.subplots(1, len(panels), squeeze=False)[0], dtype=object)
+        elif len(axes) != len(panels):
+            raise VizError(f"need {len(panels)} axes, got {len(axes)}")
         ticks = short_labels(self.labels)
         k = len(self.labels)
         self.images_, self.texts_ = [], []

@@ -6,8 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ferbench.labels import EXPRESSIONS
-from ferbench.viz._common import (VizError, axes_width_in, class_color, contrast_stretch, figure_width_in,
-                                  run_source, wrap_title)
+from ferbench.viz._common import (Display, VizError, axes_width_in, class_color, contrast_stretch,
+                                  figure_width_in, run_source, wrap_title)
 
 
 def _to_float_images(images) -> np.ndarray:
@@ -51,7 +51,7 @@ def heat_overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5, cmap: str
     return np.clip((1 - alpha) * image + alpha * heat, 0.0, 1.0)
 
 
-class ExplanationGridDisplay:
+class ExplanationGridDisplay(Display):
     """A grid of explanation overlays: one row per class, up to ``per_class`` samples per row.
 
     Parameters
@@ -67,6 +67,11 @@ class ExplanationGridDisplay:
         (jet heat map blended at ``alpha``).
     source
         Provenance shown in the title (e.g. ``"ferbench, synthetic data"``).
+
+    Attributes
+    ----------
+    figure_, axes_
+        Set by :meth:`plot` (``axes_``: ``(rows, columns)`` array; see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, images, maps, labels, *, class_names: Sequence[str] = EXPRESSIONS, kind: str = "cam",
@@ -125,18 +130,30 @@ class ExplanationGridDisplay:
             return np.stack([saliency_overlay(im, contrast_stretch(m)) for im, m in zip(self.images, self.maps)])
         return np.stack([heat_overlay(im, m, self.alpha) for im, m in zip(self.images, self.maps)])
 
-    def plot(self, fig=None, *, title: str | None = None) -> "ExplanationGridDisplay":
-        """Draw the grid; rows = classes present, in ``class_names`` order."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax=None, *, title: str | None = None, fig=None) -> "ExplanationGridDisplay":
+        """Draw the grid; rows = classes present, in ``class_names`` order.
 
+        Parameters
+        ----------
+        ax
+            A Figure/SubFigure to lay the grid out in, an array of at least ``rows x columns`` Axes (filled
+            row by row), or ``None`` for a new figure.
+        fig
+            Deprecated alias of ``ax`` (a Figure).
+        """
         ov = self.overlays()
         rows = [c for c in range(len(self.class_names)) if (self.labels == c).any()]
         if not rows:
             raise VizError("no sample carries a label within class_names")
         ncol = max(1, min(self.per_class, max(int((self.labels == c).sum()) for c in rows)))
-        if fig is None:
-            fig = plt.figure(figsize=(max(1.7 * ncol + 1.0, 4.0), 1.7 * len(rows) + 0.9), layout="constrained")
-        axes = fig.subplots(len(rows), ncol, squeeze=False)
+        fig, axes = self._grid_target(ax, fig, figsize=(max(1.7 * ncol + 1.0, 4.0), 1.7 * len(rows) + 0.9),
+                                      need=len(rows) * ncol)
+        if axes is None:
+            axes = fig.subplots(len(rows), ncol, squeeze=False)
+        else:
+            for a in axes[len(rows) * ncol:]:
+                a.axis("off")
+            axes = axes[: len(rows) * ncol].reshape(len(rows), ncol)
         for r, c in enumerate(rows):
             idx = np.flatnonzero(self.labels == c)[:ncol]
             for j in range(ncol):
@@ -168,7 +185,7 @@ def _as_rgb(img: np.ndarray) -> np.ndarray:
     return np.repeat(g[..., None], 3, axis=-1)
 
 
-class ExplanationDisplay:
+class ExplanationDisplay(Display):
     """One explained scan (:class:`ferbench.views.ExplanationView`): the model's inputs, then its heat maps.
 
     Top row: each input modality as the model sees it, columns labelled with the modality. Bottom row: each
@@ -214,16 +231,17 @@ class ExplanationDisplay:
         return {k: heat_overlay(self.inputs[self.base_for(k)], contrast_stretch(m), self.alpha)
                 for k, m in self.heatmaps.items()}
 
-    def plot(self, fig=None) -> "ExplanationDisplay":
-        """Two rows (inputs, heat maps); as many columns as the longer row."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax=None, *, fig=None) -> "ExplanationDisplay":
+        """Two rows (inputs, heat maps); as many columns as the longer row.
 
+        ``ax``: a Figure/SubFigure to lay the panels out in, an array of at least ``rows x columns`` Axes,
+        or None for a new figure (``fig``: deprecated alias).
+        """
         ov = self.overlays()
         ncol = max(len(self.inputs), len(ov), 1)
         nrow = 2 if ov else 1
-        if fig is None:
-            fig = plt.figure(figsize=(max(2.0 * ncol, 4.5), 2.1 * nrow + 0.8), layout="constrained")
-        axes = fig.subplots(nrow, ncol, squeeze=False)
+        fig, axes = self._grid_target(ax, fig, figsize=(max(2.0 * ncol, 4.5), 2.1 * nrow + 0.8), need=nrow * ncol)
+        axes = fig.subplots(nrow, ncol, squeeze=False) if axes is None else axes[: nrow * ncol].reshape(nrow, ncol)
         for a in axes.ravel():
             a.set_xticks([])
             a.set_yticks([])
@@ -239,7 +257,7 @@ class ExplanationDisplay:
         return self
 
 
-class EmbeddingDisplay:
+class EmbeddingDisplay(Display):
     """2-D embedding (t-SNE) scatter coloured by expression.
 
     Parameters
@@ -252,6 +270,11 @@ class EmbeddingDisplay:
         Panel title; should name the feature and the data (synthetic / real).
     source
         Provenance label (``run_source(...)``), used by :meth:`ferbench.report.Report.add_display`.
+
+    Attributes
+    ----------
+    figure_, ax_
+        Set by :meth:`plot` (see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, embedding, labels, *, class_names: Sequence[str] = EXPRESSIONS, title: str = "",
@@ -311,11 +334,8 @@ class EmbeddingDisplay:
                                  synthetic=synthetic, **kwargs)
 
     def plot(self, ax=None, *, s: float = 12.0, legend: bool = True) -> "EmbeddingDisplay":
-        """Scatter, one fixed colour per expression."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5.6, 4.2), layout="constrained")
+        """Scatter, one fixed colour per expression (``ax``: an Axes, a Figure to add one to, or None)."""
+        fig, ax = self._single_axes(ax, (5.6, 4.2))
         self.collections_ = []
         for c, name in enumerate(self.class_names):
             sel = self.labels == c
@@ -324,12 +344,10 @@ class EmbeddingDisplay:
                                                     color=class_color(name, c), label=name, alpha=0.85))
         ax.set_xticks([])
         ax.set_yticks([])
-        from ferbench.viz._common import wrap_title
-
         ax.set_title(wrap_title(self.title, axes_width_in(ax), 9), fontsize=9)
         if legend:  # outside the axes, right: inside it hid points
             ax.legend(fontsize=7, markerscale=1.2, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-        self.figure_, self.ax_ = ax.figure, ax
+        self.figure_, self.ax_ = fig, ax
         return self
 
 

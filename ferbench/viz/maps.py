@@ -12,11 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-
-def _title_suffix(synthetic: bool) -> str:
-    from ferbench.views.labels import title_label
-
-    return title_label("", synthetic)
+from ferbench.viz._common import Display
 
 
 def _is_synthetic(obj) -> bool:
@@ -24,12 +20,12 @@ def _is_synthetic(obj) -> bool:
     return bool(meta is not None and getattr(meta, "synthetic", False))
 
 
-class MapGridDisplay:
+class MapGridDisplay(Display):
     """All attribute maps of one scan, one panel each.
 
     Attributes (after ``plot``)
     ---------------------------
-    figure_, axes_ : the matplotlib figure and the array of axes.
+    figure_, axes_ : the matplotlib figure and the array of axes (see :class:`ferbench.viz._common.Display`).
     """
 
     def __init__(self, maps: dict[str, np.ndarray], synthetic: bool = False, title: str | None = None,
@@ -62,22 +58,25 @@ class MapGridDisplay:
         label = " ".join(str(s) for s in (subject, expr) if s)
         return cls(maps, synthetic=_is_synthetic(scan), title=f"Attribute maps {label}".strip(), missing=missing)
 
-    def plot(self, ax=None, fig=None, ncols: int | None = None) -> "MapGridDisplay":
-        """Draw the grid into ``fig`` (or a new figure); ``ax`` (an array of axes) may be given instead."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax=None, *, ncols: int | None = None, fig=None) -> "MapGridDisplay":
+        """Draw one panel per map.
 
+        Parameters
+        ----------
+        ax
+            A Figure/SubFigure to lay the grid out in, an array of at least one Axes per map, or ``None``
+            for a new figure.
+        ncols
+            Columns of the grid (at most 5 by default).
+        fig
+            Deprecated alias of ``ax`` (a Figure).
+        """
         names = list(self.maps) + [m for m in self.missing if m not in self.maps]
         n = len(names)
         ncols = ncols or min(n, 5)
         nrows = -(-n // ncols)
-        if ax is not None:
-            axes = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
-            if len(axes) < n:
-                raise ValueError(f"need {n} axes, got {len(axes)}")
-            fig = axes[0].figure
-        else:
-            if fig is None:  # constrained layout: no clipped title, no empty band under it
-                fig = plt.figure(figsize=(max(2.6 * ncols, 3.2), 2.6 * nrows + 0.5), layout="constrained")
+        fig, axes = self._grid_target(ax, fig, figsize=(max(2.6 * ncols, 3.2), 2.6 * nrows + 0.5), need=n)
+        if axes is None:
             axes = np.asarray(fig.subplots(nrows, ncols, squeeze=False), dtype=object).ravel()
         for a, name in zip(axes, names):
             if name not in self.maps:  # a map that could not be computed says why
@@ -99,18 +98,18 @@ class MapGridDisplay:
             a.axis("off")
         from ferbench.viz._common import figure_width_in, wrap_title
 
-        fig.suptitle(wrap_title((self.title or "Attribute maps") + _title_suffix(self.synthetic),
-                                figure_width_in(fig), 11), fontsize=11)
+        fig.suptitle(wrap_title(self._title(self.title or "Attribute maps", self.synthetic), figure_width_in(fig), 11),
+                     fontsize=11)
         self.figure_, self.axes_ = fig, axes
         return self
 
 
-class TauSweepDisplay:
+class TauSweepDisplay(Display):
     """GEMax maps for several tau and the entropy-versus-tau curve beside the paper's Table 3.
 
     Attributes (after ``plot``)
     ---------------------------
-    figure_, axes_ : figure and axes (maps first, the entropy plot last).
+    figure_, axes_ : figure and array of axes (maps first, the entropy plot last).
     """
 
     def __init__(self, result, paper_entropies: dict[str, float] | None = None):
@@ -131,22 +130,24 @@ class TauSweepDisplay:
             paper = None
         return cls(res, paper_entropies=paper)
 
-    def plot(self, fig=None, ax=None) -> "TauSweepDisplay":
-        """Draw the maps in a row and the entropy plot at the right (``ax``: optional list of axes)."""
-        import matplotlib.pyplot as plt
+    def plot(self, ax=None, *, fig=None) -> "TauSweepDisplay":
+        """Draw the maps in a row and the entropy plot at the right.
 
+        Parameters
+        ----------
+        ax
+            A Figure/SubFigure to lay the row out in, an array of at least ``len(taus) + 1`` Axes (maps,
+            then the entropy plot), or ``None`` for a new figure.
+        fig
+            Deprecated alias of ``ax`` (a Figure).
+        """
         r = self.result
         n = len(r.taus)
-        if ax is not None:
-            axes = list(np.atleast_1d(np.asarray(ax, dtype=object)).ravel())
-            if len(axes) < n + 1:
-                raise ValueError(f"need {n + 1} axes, got {len(axes)}")
-            fig = axes[0].figure
-        else:
-            if fig is None:
-                fig = plt.figure(figsize=(2.4 * n + 4.5, 3.2))
+        fig, axes = self._grid_target(ax, fig, figsize=(2.4 * n + 4.5, 3.2), need=n + 1)
+        if axes is None:
             gs = fig.add_gridspec(1, n + 2)
-            axes = [fig.add_subplot(gs[0, i]) for i in range(n)] + [fig.add_subplot(gs[0, n:])]
+            axes = np.asarray([fig.add_subplot(gs[0, i]) for i in range(n)] + [fig.add_subplot(gs[0, n:])],
+                              dtype=object)
         N = r.params.get("N", 4096)
         for a, t, m in zip(axes, r.taus, r.maps):
             a.imshow(m, cmap="gray", vmin=0, vmax=255)
@@ -172,6 +173,6 @@ class TauSweepDisplay:
         ae.set_ylabel("entropy (bits, face pixels)")
         ae.legend(fontsize=8)
         ae.grid(alpha=0.3)
-        fig.suptitle("GEMax tau sweep" + _title_suffix(r.synthetic))
+        fig.suptitle(self._title("GEMax tau sweep", r.synthetic))
         self.figure_, self.axes_ = fig, axes
         return self

@@ -34,8 +34,20 @@ __all__ = [
     "scan_name", "scan_title", "has_scan", "scan_from_layer", "map_layer_name", "map_layer_tuple",
     "iter_attribute_maps", "attribute_map_layers", "one_line_error", "paper_entropy", "GEMaxView",
     "gemax_view", "gemax_layer_name", "entropy_text", "EXPLAIN_METHODS", "ExplainView", "explain_view",
-    "block_late_triton_import", "explanation_layers",
+    "block_late_triton_import", "explanation_layers", "KIND_KEY", "SCAN_KINDS", "short_scan_name",
+    "grid_origins", "label_layer_tuple", "map_grid_layers", "explanation_cells", "explanation_grid_layers",
+    "prediction_grid_layers", "scan_xyz_from_napari", "short_path_error", "held_out_choices", "fold_choices",
+    "explanation_view_layers", "warm_up_imports", "GROUP_KEY",
 ]
+
+KIND_KEY = "ferbench_kind"
+"""Layer-metadata key saying what a ferbench layer shows: ``"scan"``, ``"landmarks"`` (3D view), or a 2D kind
+(``"map"``, ``"labels"``, ``"explain"``, ``"predict"``, ``"gemax"``)."""
+SCAN_KINDS = ("scan", "landmarks")
+"""Kinds drawn in the 3D view; every other ferbench kind is drawn in the 2D view."""
+GROUP_KEY = "ferbench_group"
+"""Layer-metadata key of the group a 2D layer belongs to (the maps of one scan, the explanation, ...):
+a new result replaces the layers of its group."""
 
 SCAN_KEY = "ferbench_scan"
 """Layer-metadata key of the :class:`~ferbench.io.scan.Scan` a layer shows."""
@@ -162,8 +174,8 @@ def attribute_map_layers(scan: "Scan", maps: Any) -> list[tuple[np.ndarray, dict
 
 def one_line_error(action: str, what: str, exc: BaseException) -> str:
     """``"<action> <what>: <first line of the error>"``, for a napari notification."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return f"ferbench: cannot {action} {what}: {first}"
+    first = short_path_error(str(exc)) or type(exc).__name__
+    return f"ferbench: cannot {action} {short_path_error(what)}: {first}"
 
 
 # ------------------------------------------------------------------------------------ GEMax tau
@@ -185,9 +197,10 @@ def gemax_layer_name(scan: "Scan") -> str:
 class ExplainView(ExplanationView):
     """:class:`ferbench.views.ExplanationView` plus its napari layers."""
 
-    def layers(self) -> list[tuple[np.ndarray, dict, str]]:
-        """napari Image-layer tuples: the inputs (gray / RGB), then the heat maps (inferno, additive)."""
-        return explanation_layers(self)
+    def layers(self) -> list[tuple[Any, dict, str]]:
+        """napari layer tuples: each heat map over its own input, cells side by side and labelled
+        (:func:`explanation_view_layers`)."""
+        return explanation_view_layers(self)
 
 
 def explanation_layers(view: Any) -> list[tuple[np.ndarray, dict, str]]:
@@ -257,3 +270,226 @@ def explain_view(results: str | os.PathLike, fold: int = 0, index: int = 0, meth
 
     v = explanation_view(results, fold, index, method, device=device, factory=factory)
     return ExplainView(**{f.name: getattr(v, f.name) for f in fields(v)})
+
+
+# ------------------------------------------------------------------------------------ layout of 2D results
+
+def short_scan_name(scan: "Scan") -> str:
+    """A short layer-name stem of a scan: ``"F0001_AN01"`` for ``F0001_AN01WH_F3D.wrl``, else the file stem
+    (cut to 16 characters), ``"scan"`` for an in-memory scan. napari's layer list cuts long names in the
+    middle, so map layers are named ``"<short> <map>"``."""
+    import re
+
+    src = scan.meta.source_path
+    if not src:
+        return "scan"
+    stem = os.path.splitext(os.path.basename(str(src)))[0]
+    m = re.match(r"^([FM]\d{4})_([A-Z]{2}\d{2})", stem)          # BU-3DFE: subject + expression/level
+    if m:
+        return f"{m.group(1)}_{m.group(2)}"
+    meta = scan.meta
+    if not os.path.isfile(str(src)) and meta.subject and meta.expression:     # e.g. the sample face
+        level = getattr(meta, "intensity", None)
+        return f"{meta.subject}_{str(meta.expression)[:2].upper()}{int(level or 0):02d}"
+    return stem if len(stem) <= 16 else stem[:16]
+
+
+def grid_origins(n: int, size: float, origin: tuple[float, float] = (0.0, 0.0), ncols: int | None = None,
+                 gap: float | None = None, hgap: float | None = None) -> list[tuple[float, float]]:
+    """Top-left (row, col) world positions of ``n`` cells of side ``size`` laid out row by row, with a
+    gap above each cell for its label and between columns for the label's width (no two cells overlap)."""
+    import math
+
+    ncols = int(ncols or max(1, math.ceil(math.sqrt(n))))
+    gap = float(size) * 0.2 if gap is None else float(gap)
+    hgap = float(size) * 0.45 if hgap is None else float(hgap)
+    return [(origin[0] + gap + (i // ncols) * (size + gap), origin[1] + (i % ncols) * (size + hgap))
+            for i in range(n)]
+
+
+def label_layer_tuple(name: str, origins: Sequence[tuple[float, float]], size: float, texts: Sequence[str],
+                      metadata: dict, font: float = 9) -> tuple[np.ndarray, dict, str]:
+    """A Points layer drawing one text label centred above each cell (the points themselves invisible)."""
+    pts = np.array([(r - 0.1 * size, c + size / 2) for r, c in origins], float).reshape(-1, 2)
+    return pts, {"name": name, "features": {"label": list(texts)},
+                 "text": {"string": "{label}", "size": font, "color": "white", "anchor": "center"},
+                 "size": 0.5, "face_color": "transparent", "border_width": 0, "metadata": dict(metadata),
+                 "blending": "translucent_no_depth"}, "points"
+
+
+def map_grid_layers(scan: "Scan", view: Any, origin: tuple[float, float] = (0.0, 0.0)
+                    ) -> list[tuple[Any, dict, str]]:
+    """Layer tuples of a :class:`ferbench.views.ScanMapsView` laid out as a labelled grid.
+
+    One Image layer per map named ``"<short scan> <map>"`` (colormap and contrast limits of the core's
+    :class:`~ferbench.views.MapLayer`), translated to its own cell, plus one Points layer with each map's
+    full name above its cell. Every layer carries ``metadata["ferbench_group"] = "maps <scan>"``.
+    """
+    maps = list(view.maps.values())
+    size = float(view.size)
+    # three columns (two for up to four maps): room between cells for full names such as
+    # "surface normal, x component" at the zoom that fits the grid in a portrait canvas
+    origins = grid_origins(len(maps), size, origin, ncols=min(3, max(1, -(-len(maps) // 2))), hgap=0.8 * size)
+    short = short_scan_name(scan)
+    group = f"maps {scan_name(scan)}"
+    md = {KIND_KEY: "map", GROUP_KEY: group, "synthetic": bool(scan.meta.synthetic), SOURCE_KEY: scan.meta.source_path}
+    out: list[tuple[Any, dict, str]] = []
+    for layer, (r, c) in zip(maps, origins):
+        data, kw, kind = map_layer_tuple(scan, layer.name, layer.data, layer)
+        kw["name"] = f"{short} {layer.name}"
+        kw["translate"] = (r, c)
+        kw["metadata"] = dict(kw["metadata"], **md, ferbench_map=layer.name, full_name=layer.full_name)
+        out.append((data, kw, kind))
+    texts = [m.full_name or m.name for m in maps]
+    synth = _synthetic_suffix(bool(scan.meta.synthetic))
+    out.append(label_layer_tuple(f"{short} map names", origins, size, texts,
+                                 dict(md, **{KIND_KEY: "labels"}, title=f"{scan_name(scan)}{synth}")))
+    return out
+
+
+def _heat_base(heat_name: str, inputs: Sequence[str]) -> str:
+    """The input a heat map is drawn over: ``"<method> <modality>"`` -> modality; ``"attention a_b"`` -> a;
+    anything else (saliency over all inputs) -> the first input."""
+    last = heat_name.split(" ")[-1]
+    if last in inputs:
+        return last
+    if heat_name.startswith("attention "):
+        for name in inputs:
+            if last.startswith(name + "_"):
+                return name
+    return inputs[0]
+
+
+def explanation_cells(inputs: Sequence[str], heatmaps: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Cells of an explanation grid: ``(input, heat map or None)``. Each input gets one cell with the heat
+    map computed on it (Grad-CAM of that modality); other heat maps (saliency, attention) get a cell of their
+    own over the input they belong to."""
+    inputs = list(inputs)
+    own = {}
+    extra = []
+    for h in heatmaps:
+        base = _heat_base(h, inputs)
+        if h.split(" ")[-1] == base and base not in own and not h.startswith("attention "):
+            own[base] = h
+        else:
+            extra.append((base, h))
+    return [(i, own.get(i)) for i in inputs] + extra
+
+
+def explanation_grid_layers(inputs: dict[str, np.ndarray], heatmaps: dict[str, np.ndarray], *, group: str,
+                            kind: str, titles: dict[str, str] | None = None, heading: str = "",
+                            origin: tuple[float, float] = (0.0, 0.0), metadata: dict | None = None
+                            ) -> list[tuple[Any, dict, str]]:
+    """Layer tuples of inputs with their heat maps: each heat map (jet, opacity 0.5) over its own input in
+    its own cell, cells side by side in one row, labelled above; names ``"<input>"`` / ``"<heat map>"``
+    prefixed by ``group``."""
+    cells = explanation_cells(list(inputs), list(heatmaps))
+    size = float(max(a.shape[0] for a in inputs.values()))
+    top = (origin[0] + (0.3 * size if heading else 0.0), origin[1])
+    ncols = min(len(cells), 5)
+    origins = grid_origins(len(cells), size, top, ncols=ncols, hgap=0.6 * size)
+    prefix = {"explain": "ex", "predict": "pr"}.get(group, group)
+    md = dict(metadata or {}, **{KIND_KEY: kind, GROUP_KEY: group})
+    out: list[tuple[Any, dict, str]] = []
+    texts = []
+    for k, ((inp, heat), (r, c)) in enumerate(zip(cells, origins)):
+        data = inputs[inp]
+        rgb = data.ndim == 3
+        kw = {"name": f"{prefix}{k + 1} {inp}", "rgb": rgb, "translate": (r, c),
+              "metadata": dict(md, ferbench_input=inp, ferbench_cell=k)}
+        if not rgb:
+            lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+            kw.update(colormap="gray", contrast_limits=(lo, hi if hi > lo else lo + 1.0))
+        out.append((data, kw, "image"))
+        if heat is not None:
+            short = heat.replace("attention", "attn")
+            out.append((heatmaps[heat], {"name": f"{prefix}{k + 1} {short}", "colormap": "jet", "opacity": 0.5,
+                                         "blending": "translucent", "contrast_limits": (0.0, 1.0),
+                                         "translate": (r, c),
+                                         "metadata": dict(md, ferbench_heatmap=heat, ferbench_cell=k)}, "image"))
+        name = (titles or {}).get(heat or inp, heat or f"input {inp}")
+        if name.startswith("attention "):            # "attn gray_lbp": fits above a cell at any zoom
+            name = "attn " + name[len("attention "):]
+        texts.append(name if heat is None or name.endswith(inp) or name.startswith("attn") else f"{name} on {inp}")
+    out.append(label_layer_tuple(f"{group} labels", origins, size, texts, dict(md, **{KIND_KEY: kind})))
+    if heading:
+        width = ncols * size + (ncols - 1) * 0.6 * size
+        out.append(label_layer_tuple(f"{group} title", [(origin[0] + 0.2 * size, origin[1])], width, [heading],
+                                     dict(md, **{KIND_KEY: kind}), font=10))
+    return out
+
+
+def prediction_grid_layers(view: Any, origin: tuple[float, float] = (0.0, 0.0)) -> list[tuple[Any, dict, str]]:
+    """Layer tuples of a :class:`ferbench.views.PredictionView`: its inputs with the CAM of the chosen class
+    over each (see :func:`explanation_grid_layers`)."""
+    heat = {f"{view.method} {m}" if m in view.inputs else f"{view.method} {m}": a for m, a in view.heatmaps.items()}
+    return explanation_grid_layers(view.inputs, heat, group="predict", kind="predict", origin=origin,
+                                   heading=f"{view.title}: {view.method} of {view.cam_class}",
+                                   metadata={"synthetic": view.synthetic, "ferbench_results": view.run_path})
+
+
+def explanation_view_layers(view: Any, origin: tuple[float, float] = (0.0, 0.0)) -> list[tuple[Any, dict, str]]:
+    """Layer tuples of a :class:`ferbench.views.ExplanationView` laid out by :func:`explanation_grid_layers`."""
+    head = (f"{view.title}, fold {view.fold + 1}: true {view.true_class}, predicted {view.predicted_class}"
+            if view.true_class is not None else f"{view.title}: predicted {view.predicted_class}")
+    return explanation_grid_layers(view.inputs, view.heatmaps, group="explain", kind="explain", origin=origin,
+                                   heading=head, metadata={"synthetic": view.synthetic,
+                                                           SOURCE_KEY: view.record.get("path"),
+                                                           "ferbench_results": view.results})
+
+
+def scan_xyz_from_napari(vertices: np.ndarray) -> np.ndarray:
+    """Scan coordinates (x, y, z) of vertices given in the reader's napari order (z, -y, x)."""
+    v = np.asarray(vertices, np.float64)
+    return np.column_stack([v[:, 2], -v[:, 1], v[:, 0]])
+
+
+def short_path_error(text: str) -> str:
+    """``text`` with every absolute path replaced by its file name, and only its first line."""
+    import re
+
+    first = (str(text).strip().splitlines() or [""])[0]
+    return re.sub(r"(?:[A-Za-z]:)?(?:[/\\][^/\\\s:;,'\"()]+)+[/\\]?",
+                  lambda m: os.path.basename(m.group(0).rstrip("/\\")) or m.group(0), first)
+
+
+def fold_choices(run: Any) -> list[tuple[str, int]]:
+    """``[("fold 1 (12 held out)", 0), ...]`` of a run's first round (1-based labels, 0-based values)."""
+    out = []
+    for f in run.folds(0):
+        trained = "" if f.checkpoint.is_file() else ", no checkpoint"
+        out.append((f"{f.label} ({f.n_test} held out{trained})", f.index))
+    return out
+
+
+def held_out_choices(run: Any, fold: int) -> list[tuple[str, int]]:
+    """``[("1: F0001 happiness 4", 0), ...]``: the fold's held-out scans (1-based labels, 0-based positions)."""
+    out = []
+    for h in run.held_out(int(fold)):
+        level = "" if h.intensity in (None, "", 0) else f" {h.intensity}"
+        out.append((f"{h.position + 1}: {h.subject} {h.expression}{level}", h.position))
+    return out
+
+
+def warm_up_imports() -> list[str]:
+    """Import what the first map / explanation / prediction needs (torch, torchvision, pytorch-grad-cam,
+    scikit-learn's t-SNE), so that a dock's first click does not wait for them: widgets run this in a
+    worker thread as soon as they open (the imports take 5-15 s on a busy 2-core machine).
+
+    Returns
+    -------
+    list of str
+        The modules that imported (a missing optional one is skipped).
+    """
+    import importlib
+
+    block_late_triton_import()        # before torchvision: see its docstring
+    done = []
+    for name in ("torch", "ferbench.maps", "torchvision", "pytorch_grad_cam", "ferbench.explain",
+                 "ferbench.eval.data", "sklearn.manifold"):
+        try:
+            importlib.import_module(name)
+            done.append(name)
+        except ImportError:
+            pass
+    return done
