@@ -249,3 +249,17 @@ def test_debug_env_shows_the_traceback(paths, monkeypatch):
     monkeypatch.setenv("FERBENCH_DEBUG", "1")
     with pytest.raises(FerbenchError):
         main(_argv("info {BROKEN}", paths))
+
+
+def test_warnings_on_the_command_line_are_one_line(monkeypatch, capsys):
+    import warnings
+
+    import ferbench.cli as cli
+
+    def warns(_args):
+        warnings.warn("scan X: texture missing\n(X.bmp not found)", UserWarning)
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_models", warns)
+    assert cli.main(["models"]) == 0
+    assert capsys.readouterr().err == "ferbench: warning: scan X: texture missing (X.bmp not found)\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from ferbench._checks import MAP_SIZE_MAX, SEED_MAX
@@ -331,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line as one line each (Python's default adds the source line)."""
+    print(f"ferbench: warning: {one_line(message)}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``ferbench`` command; return its exit code.
 
@@ -344,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            if not os.environ.get("FERBENCH_DEBUG"):
+                warnings.showwarning = _one_line_warning
+            return int(args.func(args) or 0)
     except (FerbenchError, OSError, ValueError) as exc:  # user-facing problems: one line, no traceback
         if os.environ.get("FERBENCH_DEBUG"):
             raise
