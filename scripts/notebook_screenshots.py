@@ -71,11 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                     page.screenshot(path=str(png))
                     print(f"{name}: FAILED after {time.monotonic() - t0:.0f} s: {exc} -> {png}", flush=True)
                 finally:
-                    try:
-                        page.evaluate("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                                      "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
-                    except Exception:
-                        pass
+                    jl.shutdown_kernel(page)
                     context.close()
         finally:
             browser.close()

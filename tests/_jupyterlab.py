@@ -476,6 +476,15 @@ def check_redraw(page, timeout: float = 30.0, prefer: str = "slider") -> Redraw 
     return None
 
 
+def shutdown_kernel(page) -> None:
+    """Stop the open notebook's kernel (frees the CPU for the next notebook); best effort."""
+    try:
+        page.evaluate("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+                      "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    except Exception:
+        pass
+
+
 def screenshot_notebook(page, path: Path, width: int = 1280, max_height: int = 16000) -> Path:
     """One PNG of the whole notebook: the viewport grows to the notebook's height (capped)."""
     page.evaluate("() => { const a = document.activeElement; if (a && a.blur) a.blur(); }")

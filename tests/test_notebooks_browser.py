@@ -102,12 +102,7 @@ def test_notebook_in_jupyterlab(name, lab, browser, shot_dir):
         print(f"JupyterLab log (tail):\n{lab.log()[-3000:]}")
         raise
     finally:
-        # free the CPU for the next notebook
-        try:
-            page.evaluate("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                          "window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
-        except Exception:
-            pass
+        jl.shutdown_kernel(page)  # free the CPU for the next notebook
         context.close()
 
 
