@@ -218,3 +218,86 @@ def test_embedding_panel_links_points_to_scans(tiny_run):
     assert e.explanation.record["path"] == held[point_position(run, core, 3)].path
     fig = e.figure(3)
     assert len(fig.axes) >= 3                                     # scatter + inputs + heat maps
+
+
+def test_nearest_point_on_a_hand_built_view():
+    from ferbench.errors import FerbenchError
+    from ferbench.views import EmbeddingView, nearest_point
+
+    pts = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 3.0], [4.0, 0.0]])   # point 3 duplicates point 1
+    v = EmbeddingView(points=pts, paths=["a", "b", "c", "d"], subjects=["s"] * 4, record_indices=[0, 1, 2, 3],
+                      y_true=np.zeros(4, np.int64), y_pred=np.zeros(4, np.int64), classes=["x"],
+                      misclassified=np.zeros(4, bool), method="pca", fold=0, feature_layer="f", synthetic=True,
+                      title="t")
+    assert nearest_point(v, 0.1, 0.2) == 0
+    assert nearest_point(v, 3.0, 0.0) == 1                       # a tie goes to the lower index
+    assert nearest_point(v, 0.0, 2.0) == 2                       # distance 1 to point 2, 2 to point 0
+    assert nearest_point(v, 0.0, 2.0, max_distance=1.0) == 2     # exactly at the limit still counts
+    assert nearest_point(v, 0.0, 2.0, max_distance=0.99) is None
+    assert nearest_point(v, 40.0, 30.0) == 1                     # no limit: always the nearest
+    assert nearest_point(pts[:3] * 10, 38.0, 1.0, max_distance=3.0) == 1   # an (N, 2) array, e.g. pixels
+    assert nearest_point(np.zeros((0, 2)), 0.0, 0.0) is None
+    assert nearest_point(v, float("nan"), 0.0) is None
+    with pytest.raises(FerbenchError, match=r"\(N, 2\)"):
+        nearest_point(np.zeros(3), 0.0, 0.0)
+
+
+def test_embedding_panel_click_and_hover_choose_points(tiny_run):
+    pytest.importorskip("ipympl")
+    import matplotlib
+    from matplotlib.backend_bases import MouseEvent
+
+    from ferbench._ipywidgets import HOVER_RADIUS_PX, EmbeddingPanel, point_options
+    from ferbench.eval.results import open_run
+    from ferbench.eval.testing import tiny_model as f
+
+    backend = matplotlib.rcParams._get_backend_or_none()
+    run = open_run(tiny_run)
+    e = EmbeddingPanel(run, fold=1, method="pca", factory=f)
+    assert matplotlib.rcParams._get_backend_or_none() == backend      # ipympl did not take over pyplot
+    assert type(e.canvas).__module__ == "ipympl.backend_nbagg" and e.canvas in e.widget.children[-1].children
+    assert e.scatter_figure.canvas is e.canvas and not e.canvas.toolbar_visible
+    held = {h.position: h for h in run.held_out(1)}
+    labels = [label for label, _ in point_options(e.view)]
+    pix = e.scatter_ax.transData.transform(e.view.points)
+    # CSS pixels from the top-left (device pixel ratio 1 here): matplotlib's y is flipped
+    h = e.scatter_figure.bbox.height
+    np.testing.assert_allclose([e.point_pixel(i) for i in range(len(pix))], np.c_[pix[:, 0], h - pix[:, 1]])
+
+    def mouse(kind, xy, **kw):
+        MouseEvent(kind, e.canvas, float(xy[0]), float(xy[1]), **kw)._process()
+
+    k = 5
+    assert e.point.value == 0
+    mouse("button_press_event", pix[k] + 2.0, button=1)           # a click on (2 px beside) point k chooses it
+    assert e.point.value == e.slider.value == k
+    assert e.explanation.record["path"] == e.view.paths[k]
+    assert e.view.record_indices[k] in {h.record_index for h in held.values()}
+    np.testing.assert_allclose(e._ring.get_offsets()[0], e.view.points[k])     # the ring moved
+    assert e._ring_label.get_text() == str(k + 1)
+    far = np.array([pix[:, 0].max(), pix[:, 1].max()]) + HOVER_RADIUS_PX + 1.0
+    assert np.hypot(*(pix - far).T).min() > HOVER_RADIUS_PX
+    before = e.explanation
+    mouse("button_press_event", far, button=1)                    # far from every point: nothing changes
+    assert e.point.value == k and e.explanation is before
+    mouse("button_press_event", pix[2], button=3)                 # a right click does not choose
+    assert e.point.value == k
+    j = 2
+    mouse("motion_notify_event", pix[j])                          # hovering names the scan, explains nothing
+    assert e.hover.value.endswith(f"hover: {labels[j]}</span>".replace("&", "&amp;"))
+    assert e.point.value == k and e.explanation is before
+    mouse("motion_notify_event", far)
+    assert "hover:" not in e.hover.value and "click" in e.hover.value
+    e.slider.value = 1                                            # slider and list still choose, ring follows
+    assert e.point.value == 1 and e.explanation.record["path"] == e.view.paths[1]
+    np.testing.assert_allclose(e._ring.get_offsets()[0], e.view.points[1])
+
+
+def test_embedding_panel_without_ipympl_says_clicking_needs_it(tiny_run):
+    from ferbench._ipywidgets import EmbeddingPanel
+    from ferbench.eval.testing import tiny_model as f
+
+    e = EmbeddingPanel(tiny_run, fold=1, method="pca", factory=f, interactive=False)   # as without ipympl
+    assert e.canvas is None and e.output in e.widget.children
+    assert "needs ipympl" in e.hover.value
+    assert e.output.outputs[0]["data"]["image/png"]               # scatter and explanation as one picture

@@ -27,8 +27,9 @@ Numbers computed on synthetic scans are labelled "synthetic sanity check"; paper
 from __future__ import annotations
 
 from ferbench._ipywidgets._common import SYNTHETIC_NOTE
-from ferbench._ipywidgets.explanation import (EmbeddingPanel, ExplanationPanel, explanation_panel_view,
-                                              fold_options, point_explanation, point_options, point_position,
+from ferbench._ipywidgets.explanation import (HOVER_RADIUS_PX, EmbeddingPanel, ExplanationPanel,
+                                              explanation_panel_view, fold_options, ipympl_canvas,
+                                              point_explanation, point_options, point_position,
                                               scan_options_for_fold)
 from ferbench._ipywidgets.paper_tables import PaperTablePanel, paper_options, table_options, table_text
 from ferbench._ipywidgets.results import (ResultsPanel, ResultsView, comparison_options, default_comparison,
@@ -44,5 +45,5 @@ __all__ = [
     "ResultsPanel", "ResultsView", "results_view", "find_results", "comparison_options", "default_comparison",
     "summary_text",
     "ExplanationPanel", "explanation_panel_view", "fold_options", "scan_options_for_fold",
-    "EmbeddingPanel", "point_options", "point_position", "point_explanation",
+    "EmbeddingPanel", "point_options", "point_position", "point_explanation", "ipympl_canvas", "HOVER_RADIUS_PX",
 ]

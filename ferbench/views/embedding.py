@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EmbeddingView", "embedding_view", "EMBEDDING_METHODS"]
+__all__ = ["EmbeddingView", "embedding_view", "nearest_point", "EMBEDDING_METHODS"]
 
 EMBEDDING_METHODS = ("tsne", "pca")
 
@@ -107,3 +107,41 @@ def embedding_view(run, fold: int = 0, method: str = "tsne", *, max_scans: int |
                          fold=int(fold), feature_layer=layer, synthetic=synthetic,
                          title=title_label(f"{'t-SNE' if method == 'tsne' else 'PCA'} of the {layer} features, "
                                            f"held-out scans of fold {int(fold) + 1}", synthetic))
+
+
+def nearest_point(view, x: float, y: float, max_distance: float | None = None) -> int | None:
+    """The index of the point nearest to ``(x, y)``, or None when none lies within ``max_distance``.
+
+    What a click or a hover on a scatter picks. Distances are Euclidean in the coordinates of ``view``'s points:
+    data coordinates for an :class:`EmbeddingView`; a front end that wants a tolerance in screen pixels passes
+    the points already transformed to pixels (an ``(N, 2)`` array) and the mouse position in the same pixels.
+
+    Parameters
+    ----------
+    view
+        An :class:`EmbeddingView` (its ``points``) or an ``(N, 2)`` array of coordinates.
+    x, y
+        The position.
+    max_distance
+        Farther points do not count (None: any distance). A tie goes to the lower index.
+
+    Returns
+    -------
+    int or None
+        None also when there are no points or the position is not finite.
+    """
+    from ferbench.errors import FerbenchError
+
+    pts = np.asarray(getattr(view, "points", view), dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise FerbenchError(f"nearest_point: expected (N, 2) points, got shape {pts.shape}")
+    if pts.shape[0] == 0 or not (np.isfinite(x) and np.isfinite(y)):
+        return None
+    d2 = (pts[:, 0] - float(x)) ** 2 + (pts[:, 1] - float(y)) ** 2
+    d2 = np.where(np.isfinite(d2), d2, np.inf)
+    k = int(np.argmin(d2))
+    if not np.isfinite(d2[k]):
+        return None
+    if max_distance is not None and d2[k] > float(max_distance) ** 2:
+        return None
+    return k
