@@ -270,9 +270,10 @@ def cam3d_cells() -> list:
 
 def embedding_cells(text: str) -> list:
     text = ("## The embedding of held-out scans (t-SNE)\n\n" + text + " Each point is one held-out scan, "
-            "coloured by its true expression; features that separate the expressions form clusters. Move the "
-            "slider or pick a scan in the list: its point is ringed, and that scan's input maps and Grad-CAM "
-            "appear beside the scatter.")
+            "coloured by its true expression; features that separate the expressions form clusters. Hover a "
+            "point to name its scan; click it (or move the slider, or pick a scan in the list): its point is "
+            "ringed, and that scan's input maps and Grad-CAM appear beside the scatter. Clicking needs ipympl "
+            "(part of the `notebooks` extra); without it the slider and the list still choose.")
     return [md(text), code(EMBED)]
 
 

@@ -13,6 +13,8 @@ Used by ``tests/test_notebooks_browser.py`` and ``scripts/notebook_screenshots.p
   views, and requests the page tried to make to other hosts (blocked).
 * :func:`check_redraw` moves the first slider (arrow key on its focused handle) or, failing that, changes the
   first dropdown sitting next to a figure, and measures how long the figure takes to change.
+* :func:`check_embedding_click` hovers and clicks a point of the interactive (ipympl) embedding scatter and
+  waits until the hover line names it and the scan list, the explanation and the ring follow the click.
 * :func:`screenshot_notebook` grows the viewport to the notebook's height and writes one PNG of it.
 """
 from __future__ import annotations
@@ -474,6 +476,120 @@ def check_redraw(page, timeout: float = 30.0, prefer: str = "slider") -> Redraw 
                 page.wait_for_timeout(100)
             raise TimeoutError(f"the figure next to {kind} {label!r} did not change within {timeout:.0f} s")
     return None
+
+
+# -- the interactive (ipympl) embedding scatter ----------------------------------------------------------------
+
+_JS_KERNEL_EXPRESSIONS = """async (exprs) => {
+  const w = window.jupyterapp.shell.currentWidget;
+  const kernel = w.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code: '', silent: true, store_history: false, user_expressions: exprs});
+  const reply = await future.done;
+  return reply.content.user_expressions;
+}"""
+
+
+def kernel_values(page, expressions: dict[str, str]) -> dict:
+    """Evaluate Python expressions in the open notebook's (idle) kernel; their ``repr`` read back as values."""
+    import ast
+
+    out = page.evaluate(_JS_KERNEL_EXPRESSIONS, expressions)
+    values = {}
+    for key, res in out.items():
+        if res.get("status") != "ok":
+            raise RuntimeError(f"kernel expression {expressions[key]!r} failed: {res.get('ename')}: "
+                               f"{res.get('evalue')}")
+        values[key] = ast.literal_eval(res["data"]["text/plain"])
+    return values
+
+
+_JS_MPL_CANVASES = """() => Array.from(document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jupyter-matplotlib-canvas-div')).map(d => {
+  const c = d.querySelector('canvas');
+  let inked = 0;
+  if (c && c.width && c.height) {
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < px.length; i += 4 * 7) if (px[i + 3] > 0 && (px[i] < 200 || px[i + 1] < 200)) inked++;
+  }
+  return {width: d.getBoundingClientRect().width, height: d.getBoundingClientRect().height, inked};
+})"""
+
+# The panel's state as the page shows it: the scan list's shown text, the hover line, the explanation picture
+# and the scatter's pixels (within the cell output holding the ipympl canvas).
+_JS_EMBED_STATE = """(div) => {
+  const out = div.closest('.jp-OutputArea-output');
+  const sel = out.querySelector('.widget-dropdown select');
+  const opt = sel && sel.selectedOptions.length ? sel.selectedOptions[0].textContent : null;
+  const html = Array.from(out.querySelectorAll('.widget-html-content')).map(e => e.textContent);
+  const img = out.querySelector('img');
+  const c = div.querySelector('canvas');
+  return {selected: opt, html: html, img: img ? img.src.length + ':' + img.src.slice(-120) : null,
+          canvas: c ? c.toDataURL().slice(-200) : null};
+}"""
+
+
+@dataclass
+class EmbeddingClick:
+    point: int                # 0-based point clicked
+    label: str                # its label in the scan list
+    x: float                  # where, page CSS pixels
+    y: float
+    hover_seconds: float      # mouse over the point -> its label in the hover line
+    click_seconds: float      # click -> list shows it, explanation and ring redrawn
+    output: object = None     # the cell output (Playwright ElementHandle)
+
+
+def check_embedding_click(page, var: str = "embedding_panel", timeout: float = 30.0) -> EmbeddingClick:
+    """Hover, then click, the most isolated point (not the chosen one) of the notebook's interactive scatter.
+
+    The point's position comes from the kernel (``{var}.point_pixel(i)``: CSS pixels from the canvas's
+    top-left); the mouse moves there for real (Playwright), so the event goes through ipympl's front end,
+    the comm and matplotlib's event handling. Raises TimeoutError when the hover line, the list, the
+    explanation or the ring do not follow within ``timeout`` seconds.
+    """
+    import math
+
+    divs = page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook "
+                                   ".jupyter-matplotlib-canvas-div")
+    if not divs:
+        raise AssertionError("no ipympl canvas in the notebook")
+    v = kernel_values(page, {
+        "pix": f"[{var}.point_pixel(i) for i in range(len({var}.view.points))]",
+        "cur": f"int({var}.point.value)",
+        "labels": f"[label for label, _ in {var}.point.options]",
+        "size": f"({var}.scatter_figure.bbox.width / {var}._dpr(), {var}.scatter_figure.bbox.height / "
+                f"{var}._dpr())"})
+    pix, labels = v["pix"], v["labels"]
+
+    def isolation(i):
+        return min((math.dist(pix[i], pix[j]) for j in range(len(pix)) if j != i), default=math.inf)
+
+    k = max((i for i in range(len(pix)) if i != v["cur"]), key=isolation)
+    div = divs[0]
+    div.scroll_into_view_if_needed()
+    box = div.bounding_box()
+    sx, sy = box["width"] / v["size"][0], box["height"] / v["size"][1]   # 1 unless the page zooms
+    x, y = box["x"] + pix[k][0] * sx, box["y"] + pix[k][1] * sy
+    before = div.evaluate(_JS_EMBED_STATE)
+
+    def wait(pred, what):
+        t0 = time.monotonic()
+        while time.monotonic() < t0 + timeout:
+            state = div.evaluate(_JS_EMBED_STATE)
+            if pred(state):
+                return time.monotonic() - t0
+            page.wait_for_timeout(100)
+        raise TimeoutError(f"{what} within {timeout:.0f} s; page shows {div.evaluate(_JS_EMBED_STATE)}")
+
+    page.mouse.move(x, y)
+    hover_s = wait(lambda s: any(f"hover: {labels[k]}" in h for h in s["html"]),
+                   f"hovering point {k + 1} did not name it")
+    page.mouse.click(x, y)
+    click_s = wait(lambda s: s["selected"] == labels[k] and s["img"] != before["img"]
+                   and s["canvas"] != before["canvas"],
+                   f"clicking point {k + 1} did not choose it (list, explanation and ring)")
+    return EmbeddingClick(k, labels[k], x, y, hover_s, click_s,
+                          div.evaluate_handle("e => e.closest('.jp-OutputArea-output')"))
 
 
 def shutdown_kernel(page) -> None:

@@ -6,7 +6,8 @@ of the notebooks, kernel = this interpreter, ``FERBENCH_NOTEBOOK_QUICK=1``) and 
 For each: Run All Cells, wait (bounded) until every cell has run and the kernel is idle, then assert no error
 output, no "Loading widget..." or widget text fallback, widget views present, no request left 127.0.0.1, and that
 moving a slider (keyboard arrow on its handle) -- or, where a notebook has no slider, changing a dropdown --
-redraws the figure beside it. A PNG of each notebook (and of the redrawn control) goes to
+redraws the figure beside it; in the tour, the embedding scatter is an ipympl canvas and a real mouse hover and
+click on one of its points name and choose that scan. A PNG of each notebook (and of the redrawn control) goes to
 ``$FERBENCH_SCREENSHOT_DIR`` (default: pytest's temp dir). Skips where Chromium or playwright is missing.
 
 Run: ``python -m pytest tests/test_notebooks_browser.py -m browser -p no:cacheprovider -s``
@@ -26,6 +27,8 @@ import _jupyterlab as jl  # tests/ is on sys.path (pytest rootdir-relative impor
 NOTEBOOKS = ["00_tour.ipynb", "05_mffcnn.ipynb"]
 # Notebooks whose redraw check must move a slider (the others may use a dropdown).
 SLIDER_NOTEBOOKS = {"00_tour.ipynb", "02_gemax_fa.ipynb"}
+# Notebooks with an interactive EmbeddingPanel (ipympl scatter): the panel's variable in the notebook.
+EMBEDDING_NOTEBOOKS = {"00_tour.ipynb": "embedding_panel"}
 RUN_TIMEOUT_S = 300          # Run All Cells until idle, per notebook
 REDRAW_TIMEOUT_S = 30        # a moved control's figure must change within this
 
@@ -93,6 +96,15 @@ def test_notebook_in_jupyterlab(name, lab, browser, shot_dir):
         assert redraw.after != redraw.before
         print(f"{name}: {redraw.control} {redraw.label}: figure redrawn in {redraw.seconds:.2f} s")
         redraw.output.as_element().screenshot(path=str(shot_dir / f"{stem}_redraw.png"))
+        if name in EMBEDDING_NOTEBOOKS:
+            # the scatter is an ipympl canvas, drawn (not a text fallback), and a real click on a point chooses it
+            canvases = page.evaluate(jl._JS_MPL_CANVASES)
+            assert len(canvases) == 1 and canvases[0]["width"] > 200 and canvases[0]["inked"] > 100, \
+                f"{name}: the embedding scatter is not a drawn ipympl canvas: {canvases}"
+            click = jl.check_embedding_click(page, EMBEDDING_NOTEBOOKS[name], timeout=REDRAW_TIMEOUT_S)
+            print(f"{name}: embedding point {click.point + 1} hovered ({click.hover_seconds:.2f} s) and clicked: "
+                  f"{click.label!r} shown in {click.click_seconds:.2f} s")
+            click.output.as_element().screenshot(path=str(shot_dir / f"{stem}_embedding_click.png"))
         # nothing broke while redrawing
         after = page.evaluate(jl._JS_INSPECT)
         assert not after["errors"] and not after["fallbacks"], f"{name}: after the redraw: {after}"
