@@ -519,9 +519,12 @@ _JS_MPL_CANVASES = """() => Array.from(document.querySelectorAll(
 _JS_EMBED_STATE = """(div) => {
   const out = div.closest('.jp-OutputArea-output');
   const sel = out.querySelector('.widget-dropdown select');
-  const opt = sel && sel.selectedOptions.length ? sel.selectedOptions[0].textContent : null;
+  // ipywidgets shows a Dropdown's option labels with no-break spaces
+  const opt = sel && sel.selectedOptions.length ?
+      sel.selectedOptions[0].textContent.replace(/\u00a0/g, ' ') : null;
   const html = Array.from(out.querySelectorAll('.widget-html-content')).map(e => e.textContent);
-  const img = out.querySelector('img');
+  const imgs = out.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img');
+  const img = imgs.length ? imgs[imgs.length - 1] : null;   // the explanation beside the scatter
   const c = div.querySelector('canvas');
   return {selected: opt, html: html, img: img ? img.src.length + ':' + img.src.slice(-120) : null,
           canvas: c ? c.toDataURL().slice(-200) : null};
@@ -557,8 +560,8 @@ def check_embedding_click(page, var: str = "embedding_panel", timeout: float = 3
         "pix": f"[{var}.point_pixel(i) for i in range(len({var}.view.points))]",
         "cur": f"int({var}.point.value)",
         "labels": f"[label for label, _ in {var}.point.options]",
-        "size": f"({var}.scatter_figure.bbox.width / {var}._dpr(), {var}.scatter_figure.bbox.height / "
-                f"{var}._dpr())"})
+        "size": f"(float({var}.scatter_figure.bbox.width / {var}._dpr()), "
+                f"float({var}.scatter_figure.bbox.height / {var}._dpr()))"})
     pix, labels = v["pix"], v["labels"]
 
     def isolation(i):

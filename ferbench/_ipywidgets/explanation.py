@@ -292,7 +292,8 @@ class EmbeddingPanel:
                 raise FerbenchError("EmbeddingPanel(interactive=True) needs ipympl (pip install ipympl)")
         if self.canvas is not None:
             self._hint = "hover a point to name its scan; click it to see its maps and explanation"
-            self.output.layout = widgets.Layout(flex="1 1 0%", min_width="0")
+            self.canvas.layout = widgets.Layout(flex="0 0 auto")    # ipympl's CSS would let it take the row
+            self.output.layout = widgets.Layout(flex="0 1 auto", min_width="0")   # right beside the scatter
             body = widgets.HBox([self.canvas, self.output], layout=widgets.Layout(align_items="flex-start"))
         else:
             self._hint = ("choose a point with the slider or the list (clicking a point in the scatter needs "
