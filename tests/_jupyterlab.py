@@ -521,7 +521,7 @@ _JS_EMBED_STATE = """(div) => {
   const sel = out.querySelector('.widget-dropdown select');
   // ipywidgets shows a Dropdown's option labels with no-break spaces
   const opt = sel && sel.selectedOptions.length ?
-      sel.selectedOptions[0].textContent.replace(/\u00a0/g, ' ') : null;
+      sel.selectedOptions[0].textContent.replace(/\\u00a0/g, ' ') : null;
   const html = Array.from(out.querySelectorAll('.widget-html-content')).map(e => e.textContent);
   const imgs = out.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img');
   const img = imgs.length ? imgs[imgs.length - 1] : null;   // the explanation beside the scatter
