@@ -527,9 +527,12 @@ Spec: `shared/specs/attention_transformer.md`; paper: `shared/papers/cnn_attenti
                      "mask) stays at chance; this run uses the authors' code's fusion (`fusion=\"sum_attended\"`) "
                      "and the learning rates of `ferbench demo --paper attention_transformer`."),
         *results_cells("The paper's matrix is Fig. 12a (BU-3DFE, real scans)."),
-        md("## The paper's explanation: the spatial attention masks\n\nThe CMSA masks of held-out scans, on the "
-           "9×9 feature grid, blended over the texture: `texture` and `depth` are each modality's mask, `fused` "
-           "their mean (what re-weights the features). Rows: true expression; columns: held-out examples."),
+        md("## The paper's explanation: the spatial attention masks\n\nThe CMSA masks of held-out scans, "
+           "blended over the texture: `texture` and `depth` are each modality's mask, `fused` their mean (what "
+           "re-weights the features). Rows: true expression; columns: held-out examples. The masks live on the "
+           "backbone's feature grid, one cell per 32 input pixels: 9×9 at the paper's 260-pixel input, only 2×2 "
+           "at this run's 64 pixels, so here they are coarse blobs (bilinearly resized to the image) that say "
+           "which quarter of the face the model weights most; train at a larger `size` for the paper's detail."),
         code('''from ferbench.explain import attention_maps
 from ferbench.views.explanation import modality_images
 from ferbench.viz import ExplanationGridDisplay
@@ -543,7 +546,8 @@ for name in ("fused", "depth"):
         ExplanationGridDisplay.from_arrays(texture, np.asarray(att[name]), y_test, synthetic=run.synthetic,
                                            kind="attention", method=f"CMSA attention '{name}'", per_class=3).plot()
         plt.show()
-print("attention maps:", {k: tuple(np.asarray(v).shape) for k, v in att.items()})'''),
+print(f"feature grid of this run: {fm.model.grid}×{fm.model.grid} (input {x_test.shape[-1]} px); attention maps, "
+      "resized to the input:", {k: tuple(np.asarray(v).shape) for k, v in att.items()})'''),
         *explanation_cells(),
         *cam3d_cells(),
     ]
