@@ -81,6 +81,16 @@ def _overlap(a, b) -> bool:
     return bool(np.all(a[0] < b[1]) and np.all(b[0] < a[1]))
 
 
+def _assert_no_dims_slider(viewer):
+    """2D view: no non-displayed axis with more than one step, and the Qt dims bar shows no slider."""
+    dims = viewer.dims
+    assert dims.ndisplay == 2
+    assert all(dims.nsteps[ax] == 1 for ax in dims.not_displayed), dims.range
+    qt_dims = viewer.window._qt_viewer.dims               # what the user sees (private Qt, test only)
+    assert len(qt_dims.slider_widgets) == dims.ndim == 3
+    assert not any(w.isVisibleTo(qt_dims) for w in qt_dims.slider_widgets)
+
+
 @pytest.fixture(scope="module")
 def scan_file(tmp_path_factory):
     """One synthetic scan written to disk (BU-3DFE layout, never part of any run)."""
@@ -128,6 +138,11 @@ def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer
     viewer = _viewer(make_napari_viewer)
     viewer.open_sample("ferbench", "synthetic_face")
     scan = viewer.layers[0].metadata[tasks.SCAN_KEY]
+    from ferbench_napari._viewer import camera
+
+    cam3d = (tuple(camera(viewer).center), camera(viewer).zoom, tuple(camera(viewer).angles))
+    range3d = tuple(viewer.dims.range)
+    assert viewer.dims.nsteps[0] > 1                     # the face's depth axis (displayed in 3D)
     widget = _dock(viewer, "Attribute maps")
     names = ["geometry", "normal_z", "shape_index", "texture", "depth"]
     widget.maps = names
@@ -148,6 +163,7 @@ def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer
         for j in range(i + 1, len(boxes)):
             assert not _overlap(boxes[i], boxes[j])      # no map covers another
     assert not viewer.layers[0].visible                  # the surface is left out of the 2D view
+    _assert_no_dims_slider(viewer)                       # the hidden face's depth gives no slider
     nz = viewer.layers["F0001_HA04 normal_z"]
     assert tuple(nz.contrast_limits) == tuple(widget.view.maps["normal_z"].contrast_limits)
     assert nz.colormap.name == widget.view.maps["normal_z"].colormap
@@ -165,8 +181,16 @@ def test_attribute_maps_are_a_labelled_grid_replaced_on_rerun(make_napari_viewer
     assert len(viewer.layers) == n_layers - 3
     assert {lay.name for lay in viewer.layers if lay.metadata.get("ferbench_kind") == "map"} == {
         "F0001_HA04 depth", "F0001_HA04 normal_x"}
+    _assert_no_dims_slider(viewer)                       # still none after layers were removed
+    cam2d = (tuple(camera(viewer).center), camera(viewer).zoom)
     viewer.dims.ndisplay = 3                              # back to 3D: the face again, the maps hidden
     assert viewer.layers[0].visible and not viewer.layers["F0001_HA04 depth"].visible
+    assert tuple(viewer.dims.range) == range3d           # the face's full depth again
+    cam = camera(viewer)                                 # framed on the face as it was opened
+    np.testing.assert_allclose([*cam.center, cam.zoom, *cam.angles], [*cam3d[0], cam3d[1], *cam3d[2]])
+    viewer.dims.ndisplay = 2                              # the viewer's 2D/3D button, back and forth
+    _assert_no_dims_slider(viewer)
+    assert (tuple(camera(viewer).center), camera(viewer).zoom) == cam2d     # the maps where they were
 
 
 @pytest.mark.napari

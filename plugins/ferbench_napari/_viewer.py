@@ -5,6 +5,11 @@
   hovering a landmark shows its name (layer tooltips on, the name is the point's ``landmark`` feature).
 * Scans live in the 3D view and ferbench's maps, explanations and predictions in the 2D view: switching
   ``viewer.dims.ndisplay`` shows the ones and hides the others, so they never cover each other.
+* napari sizes ``viewer.dims`` from every layer, hidden ones included, so the hidden scans would leave a
+  depth slider under the 2D view that moves nothing: in 2D an axis that only hidden scans span is
+  collapsed to one step (napari shows no slider for it); back in 3D the layers' full range returns.
+* The 2D and 3D views keep separate cameras (``camera.synced = False``): the 2D/3D button returns to where
+  each view was (the framed face in 3D, the results in 2D).
 * Each 2D result belongs to a group (``metadata["ferbench_group"]``); a new result replaces its group's
   layers and is placed below the other groups, then the view zooms to it.
 """
@@ -66,8 +71,20 @@ def install_viewer_hooks(viewer: Any) -> None:
         if v is not None:
             _sync_visibility(v)
 
+    def dims_range(event: Any) -> None:
+        v = ref()
+        if v is not None:
+            _sync_dims(v)
+
+    # scans (3D) and results (2D) sit in different places: each view keeps its own camera (napari's
+    # "Sync 2D/3D camera" box unticked), so the viewer's 2D/3D button returns to the framed face
+    cam = camera(viewer)
+    if getattr(cam, "synced", False):
+        cam.synced = False
     viewer.layers.events.inserted.connect(inserted)
     viewer.dims.events.ndisplay.connect(ndisplay)
+    # napari re-derives the range from all layers on every layer change: collapse again after it
+    viewer.dims.events.range.connect(dims_range)
 
 
 def _x_range(layer: Any) -> tuple[float, float]:
@@ -81,6 +98,14 @@ def _on_inserted(viewer: Any, layer: Any) -> None:
         return
     md = layer.metadata
     key = md.get("ferbench_scan_key")
+    ref = weakref.ref(viewer)
+
+    def visible(event: Any) -> None:           # a scan shown by hand in 2D brings its slider back
+        v = ref()
+        if v is not None:
+            _sync_dims(v)
+
+    layer.events.visible.connect(visible)
     if kind == "scan":
         others = [lay for lay in viewer.layers if lay is not layer and _kind(lay) == "scan"]
         if others:
@@ -121,6 +146,49 @@ def _sync_visibility(viewer: Any) -> None:
         want = (k in SCAN_KINDS) == three
         if layer.visible != want:
             layer.visible = want
+    _sync_dims(viewer)
+
+
+def hidden_only_axes(viewer: Any) -> list[int]:
+    """Non-displayed ``viewer.dims`` axes that only hidden ferbench scans span (empty in 3D).
+
+    Layers are aligned on their last axes (napari's rule), so a layer of ``n`` dimensions spans the last
+    ``n`` world axes. An axis that a visible layer or any non-ferbench layer spans is never listed.
+    """
+    dims = viewer.dims
+    if dims.ndisplay != 2:
+        return []
+    ndim = dims.ndim
+    out = []
+    for axis in dims.not_displayed:
+        spanning = [lay for lay in viewer.layers if lay.ndim >= ndim - axis]
+        if spanning and all(not lay.visible and _kind(lay) in SCAN_KINDS for lay in spanning):
+            out.append(int(axis))
+    return out
+
+
+def _layers_ranges(viewer: Any) -> list[tuple[float, float, float]]:
+    ext = viewer.layers.extent
+    return [(float(a), float(b), float(s)) for a, b, s in zip(ext.world[0], ext.world[1], ext.step)]
+
+
+def _sync_dims(viewer: Any) -> None:
+    """In 2D, one step on the axes only hidden scans span (no slider); elsewhere the layers' own range."""
+    if len(viewer.layers) == 0 or viewer.dims.ndim != len(viewer.layers.extent.step):
+        return                                  # napari is mid-update; its own range event follows
+    full = _layers_ranges(viewer)
+    have = [tuple(float(v) for v in rng) for rng in viewer.dims.range]
+    want = list(have)
+    collapse = hidden_only_axes(viewer)
+    point = viewer.dims.point
+    for axis, (lo, hi, step) in enumerate(full):
+        if axis in collapse:
+            p = float(min(max(point[axis], lo), hi))
+            want[axis] = (p, p, step)
+        elif have[axis][0] == have[axis][1] and hi > lo:
+            want[axis] = full[axis]             # one we collapsed: the layers' range again
+    if have != want:
+        viewer.dims.range = tuple(want)
 
 
 def group_layers(viewer: Any, group: str) -> list[Any]:
