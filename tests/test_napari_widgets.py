@@ -56,6 +56,33 @@ def test_layout_helpers():
         "ferbench: cannot explain x in run: z.json: bad"
 
 
+def test_2d_view_collapses_only_the_axes_of_hidden_scans():
+    napari = pytest.importorskip("napari")
+    from ferbench_napari import _viewer
+
+    v = napari.components.ViewerModel()
+    _viewer.install_viewer_hooks(v)
+    rng = np.random.default_rng(0)
+    verts, faces = rng.uniform(0, 40, (30, 3)), rng.integers(0, 30, (40, 3))
+    scan = v.add_surface((verts, faces), metadata={tasks.KIND_KEY: "scan"})
+    assert v.dims.ndisplay == 3 and v.dims.nsteps[0] > 1 and not v.scene.camera.synced
+    full = tuple(v.dims.range)
+    _viewer.replace_group(v, "g", [(np.zeros((8, 6)), {"name": "m", "metadata": {tasks.KIND_KEY: "map"}}, "image")])
+    assert v.dims.ndisplay == 2 and not scan.visible
+    assert _viewer.hidden_only_axes(v) == [0] and v.dims.nsteps[0] == 1
+    ext = v.layers.extent
+    np.testing.assert_array_equal(np.array(v.dims.range)[1:].T, [ext.world[0][1:], ext.world[1][1:], ext.step[1:]])
+    scan.visible = True                                  # shown by hand in 2D: its depth slider is back
+    assert _viewer.hidden_only_axes(v) == [] and v.dims.range[0] == full[0]
+    scan.visible = False
+    assert v.dims.nsteps[0] == 1
+    v.dims.ndisplay = 3
+    assert v.dims.range[0] == full[0] and v.dims.nsteps[0] > 1 and scan.visible
+    v.dims.ndisplay = 2
+    other = v.add_image(np.zeros((3, 8, 6)))            # a 3D image of the user's own keeps its slider
+    assert _viewer.hidden_only_axes(v) == [] and v.dims.nsteps[0] > 1 and other.visible
+
+
 # ------------------------------------------------------------------------------------ helpers
 
 def _viewer(make_napari_viewer):
