@@ -23,7 +23,7 @@ import numpy as np
 from ferbench_napari.tasks import GROUP_KEY, KIND_KEY, SCAN_KINDS
 
 __all__ = ["install_viewer_hooks", "is_ferbench_2d", "show_3d", "replace_group", "free_origin", "zoom_to",
-           "group_layers"]
+           "group_layers", "hidden_only_axes"]
 
 _HOOKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 FRONT_VIEW = (0.0, 0.0, 0.0)
