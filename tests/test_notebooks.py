@@ -35,7 +35,7 @@ EXPECT = {
     "02_gemax_fa.ipynb": ["paper, GEMax-FA Table 3", "tau = 60: H =", "aux_logits",
                           "results panel shows run: gemax_fa_stable__bu3dfe_jiao2020", "attention texture_part1",
                           "[gemax_fa] Table 5"],
-    "03_attention_transformer.ipynb": ["x_out", "(2, 352, 9, 9)", "attention maps:",
+    "03_attention_transformer.ipynb": ["x_out", "(2, 352, 9, 9)", "feature grid of this run: 2×2 (input 64 px)",
                                        "results panel shows run: attention_transformer__bu3dfe_setting1_720",
                                        "gradcam depth"],
     "04_cmcnn.ipynb": ["soft label, spacing 0.2", "lbp", "results panel shows run: cmcnn__bu3dfe_setting1_720",
