@@ -34,6 +34,7 @@ SETUP = '''%matplotlib inline
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -47,6 +48,8 @@ from ferbench._device import default_device
 from ferbench.views import title_label
 
 T_START = time.perf_counter()
+# warnings as one line each (as the ferbench command line prints them), without Python's source-line echo
+warnings.formatwarning = lambda message, category, *args, **kwargs: f"{category.__name__}: {message}\\n"
 # FERBENCH_NOTEBOOK_QUICK=1 (CI): fewer subjects and epochs; every cell still runs
 QUICK = os.environ.get("FERBENCH_NOTEBOOK_QUICK", "").strip() not in ("", "0")
 DEVICE = str(default_device(None))      # CUDA when present, else the CPU
