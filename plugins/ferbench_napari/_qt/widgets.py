@@ -545,14 +545,17 @@ class GEMaxTauWidget(_ScanLayerWidget):
 
 # ====================================================================================== runs
 
-class _RunWidget(_ViewerWidget):
-    """Base: a run picker; ``factory`` for runs of a model of your own (checkpoints only name registered ones)."""
+class _RunChoice:
+    """Mixin for a :class:`_ViewerWidget`: a run picker, ``run``, ``set_results``; ``_on_run`` fills the rest.
 
-    def __init__(self, napari_viewer: "napari.viewer.Viewer", **kwargs: Any) -> None:
-        super().__init__(napari_viewer, **kwargs)
+    ``factory`` is for runs of a model of your own (checkpoints only name registered ones)."""
+
+    _count_runs = True   # status "run (1 of n runs)" when the folder holds several
+
+    def _make_picker(self) -> _RunPicker:
         self.factory: Callable | None = None
         self._picker = _RunPicker(self._run_changed)
-        self.append(self._picker)
+        return self._picker
 
     @property
     def run(self) -> Any:
@@ -565,20 +568,28 @@ class _RunWidget(_ViewerWidget):
     def _run_changed(self) -> None:
         from ferbench.errors import FerbenchError
 
-        if self._picker.folder and self.run is None:
-            self._fail(f"ferbench: no ferbench run in {os.path.basename(self._picker.folder.rstrip(os.sep))}")
-            return
-        if self.run is None:
+        run = self.run
+        if run is None:
+            if self._picker.folder:
+                self._fail(f"ferbench: no ferbench run in {os.path.basename(self._picker.folder.rstrip(os.sep))}")
             return
         try:
-            self._on_run(self.run)
-            n = self._picker.n_runs
-            self._say(f"{self.run.name}" + (f" (1 of {n} runs)" if n > 1 else ""))
+            self._on_run(run)
+            n = self._picker.n_runs if self._count_runs else 1
+            self._say(f"{run.name}" + (f" (1 of {n} runs)" if n > 1 else ""))
         except (FerbenchError, OSError, ValueError, KeyError) as exc:
-            self._fail(tasks.one_line_error("open run", self.run.name, exc))
+            self._fail(tasks.one_line_error("open run", run.name, exc))
 
     def _on_run(self, run: Any) -> None:   # pragma: no cover - overridden
         pass
+
+
+class _RunWidget(_RunChoice, _ViewerWidget):
+    """Base: a run picker above the widget's own controls."""
+
+    def __init__(self, napari_viewer: "napari.viewer.Viewer", **kwargs: Any) -> None:
+        super().__init__(napari_viewer, **kwargs)
+        self.append(self._make_picker())
 
 
 class _FoldRunWidget(_RunWidget):
@@ -823,17 +834,18 @@ class EmbeddingWidget(_FoldRunWidget):
                            what=f"open {os.path.basename(path)}")
 
 
-class PredictWidget(_ScanLayerWidget):
+class PredictWidget(_RunChoice, _ScanLayerWidget):
     """Run a trained run on any scan layer (:func:`ferbench.views.prediction_view`): predicted expression with
     a bar of probabilities, the Grad-CAM of the chosen class over the scan's inputs (2D) and painted on the
     surface (3D, vertex colours). One fold or all folds averaged; CUDA when present, else the CPU."""
 
+    _count_runs = False   # status: the run's name only
+
     def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
         super().__init__(napari_viewer)
         self.view = None
-        self.factory: Callable | None = None
         self._models: dict[Any, dict] = {}
-        self._picker = _RunPicker(self._run_changed)
+        self._make_picker()
         self._folds = _combo("folds", [("all folds averaged", "all")])
         self._class = _combo("CAM of", [("predicted class", None)])
         self._method = ComboBox(label="method", choices=[m for m in tasks.EXPLAIN_METHODS if m != "saliency"],
@@ -856,27 +868,9 @@ class PredictWidget(_ScanLayerWidget):
             return f"CUDA ({torch.cuda.get_device_name(0)})"
         return "CPU (no CUDA on this machine)"
 
-    @property
-    def run(self) -> Any:
-        return self._picker.run
-
-    def set_results(self, folder: str | os.PathLike) -> None:
-        self._picker.folder = folder
-
-    def _run_changed(self) -> None:
-        from ferbench.errors import FerbenchError
-
-        run = self.run
-        if run is None:
-            if self._picker.folder:
-                self._fail(f"ferbench: no ferbench run in {os.path.basename(self._picker.folder.rstrip(os.sep))}")
-            return
-        try:
-            _set_choices(self._folds, [("all folds averaged", "all")] + tasks.fold_choices(run))
-            _set_choices(self._class, [("predicted class", None)] + [(c, c) for c in run.classes])
-            self._say(run.name)
-        except (FerbenchError, OSError, ValueError, KeyError) as exc:
-            self._fail(tasks.one_line_error("open run", run.name, exc))
+    def _on_run(self, run: Any) -> None:
+        _set_choices(self._folds, [("all folds averaged", "all")] + tasks.fold_choices(run))
+        _set_choices(self._class, [("predicted class", None)] + [(c, c) for c in run.classes])
 
     def predict(self, *_: Any) -> Any:
         """Start predicting the chosen scan layer; returns the worker (or None)."""
