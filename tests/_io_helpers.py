@@ -38,3 +38,17 @@ def make_scan(seed: int = 0, h: int = 6, w: int = 7, per_corner_uv: bool = False
         if landmarks == 83:
             scan.landmark_names = BU3DFE_LANDMARK_NAMES
     return scan.validate()
+
+
+def write_synthetic_scan(path, subject_id: str, expression: str, level: int, seed: int, texture_size: int):
+    """One textured synthetic scan (the shipped face model) written to ``path``; returns ``path``."""
+    from ferbench.io import write_scan
+    from ferbench.synth import load_face_model, sample_subject, subject_texture, synthesize_scan
+
+    model = load_face_model()
+    rng = np.random.default_rng(seed)
+    subject = sample_subject(model, subject_id, rng)
+    scan = synthesize_scan(model, subject, expression, level, rng,
+                           texture=subject_texture(model, subject, texture_size))
+    write_scan(scan, path)
+    return path

@@ -121,16 +121,10 @@ def _assert_no_dims_slider(viewer):
 @pytest.fixture(scope="module")
 def scan_file(tmp_path_factory):
     """One synthetic scan written to disk (BU-3DFE layout, never part of any run)."""
-    from ferbench.io import write_scan
-    from ferbench.synth import load_face_model, sample_subject, subject_texture, synthesize_scan
+    from _io_helpers import write_synthetic_scan
 
-    model = load_face_model()
-    rng = np.random.default_rng(3)
-    subject = sample_subject(model, "M0042", rng)
-    scan = synthesize_scan(model, subject, "surprise", 3, rng, texture=subject_texture(model, subject, 128))
-    path = tmp_path_factory.mktemp("scan") / "M0042_SU03WH_F3D.wrl"
-    write_scan(scan, path)
-    return path
+    return write_synthetic_scan(tmp_path_factory.mktemp("scan") / "M0042_SU03WH_F3D.wrl", "M0042", "surprise", 3,
+                                seed=3, texture_size=128)
 
 
 # ------------------------------------------------------------------------------------ opening scans

@@ -7,16 +7,10 @@ import pytest
 
 @pytest.fixture(scope="module")
 def face(tmp_path_factory):
-    from ferbench.io import write_scan
-    from ferbench.synth import load_face_model, sample_subject, subject_texture, synthesize_scan
+    from _io_helpers import write_synthetic_scan
 
-    model = load_face_model()
-    rng = np.random.default_rng(5)
-    subject = sample_subject(model, "F0077", rng)
-    scan = synthesize_scan(model, subject, "anger", 2, rng, texture=subject_texture(model, subject, 64))
-    path = tmp_path_factory.mktemp("face") / "F0077_AN02WH_F3D.wrl"
-    write_scan(scan, path)
-    return path
+    return write_synthetic_scan(tmp_path_factory.mktemp("face") / "F0077_AN02WH_F3D.wrl", "F0077", "anger", 2,
+                                seed=5, texture_size=64)
 
 
 def one_input(view):
