@@ -160,6 +160,15 @@ print(f"{cam_name} painted on {np.isfinite(vals).sum():,} of {len(vals):,} verti
 show_scan(held_scan, vals, cmap="jet", clim=(0, 1), alpha=0.6, size=(460, 460),
           title=title_label(f"{cam_name}, predicted {ev.predicted_class}", ev.synthetic))'''
 
+TAU_SLIDER = '''from ferbench._ipywidgets import TauSlider
+
+tau_panel = TauSlider(SOURCE, tau=20)
+display(tau_panel.widget)
+for t in (16, 30, 60):
+    tau_panel.slider.value = t          # what dragging the slider does
+    print(f"tau = {t}: H = {tau_panel.view.entropy:.3f} bits (ferbench, synthetic)")
+tau_panel.slider.value = 20'''
+
 EMBED = '''from ferbench._ipywidgets import EmbeddingPanel
 
 embedding_panel = EmbeddingPanel(run, fold=0, method="tsne")
@@ -203,6 +212,11 @@ def scan3d_cells() -> list:
 
 def maps_cells(text: str, names: str, size: int) -> list:
     return [md(text), code(_sub(MAPS, NAMES=names, SIZE=str(size)))]
+
+
+def tau_slider_code(source: str, after: str = "") -> str:
+    """The GEMax τ slider on ``source`` (a scan or a preprocessed grid), then ``after`` (one more line)."""
+    return _sub(TAU_SLIDER, SOURCE=source) + (f"\n{after}" if after else "")
 
 
 def model_cell(name: str, size: int | None = None, forward_size: int | None = None, note: str = "") -> str:
@@ -325,14 +339,7 @@ something to change."""
            "into 256 so that the histogram is as flat as possible (maximum **entropy**), with no output level "
            "merging more than **τ** input levels. Move the slider: small τ is the plain map, larger τ gives more "
            "contrast (and more bits). The paper's entropies (real BU-3DFE scans) are printed beside ours."),
-        code('''from ferbench._ipywidgets import TauSlider
-
-tau_panel = TauSlider(scan, tau=20)
-display(tau_panel.widget)
-for t in (16, 30, 60):
-    tau_panel.slider.value = t          # what dragging the slider does
-    print(f"tau = {t}: H = {tau_panel.view.entropy:.3f} bits (ferbench, synthetic)")
-tau_panel.slider.value = 20'''),
+        code(tau_slider_code("scan")),
         md("**Try this:** drag τ to 16 and to 60 and compare the two maps: where did the contrast go?"),
         *train_cells("mffcnn", "mffcnn_2d_cv10",
                      {"epochs": 10, "size": 60}, {"epochs": 3},
@@ -475,15 +482,7 @@ for t, h in zip(sweep.result.taus, sweep.result.entropies):
     print(f"{t:>4}  {h:>20.3f}  {paper_h.get(str(t), float('nan')):>34.3f}")'''),
         md("## The ablation as a widget: τ\n\nMoving the slider recomputes the GEMax map (the DP takes tens of "
            "milliseconds) and its entropy beside the paper's Table 3 entropy for that τ."),
-        code('''from ferbench._ipywidgets import TauSlider
-
-tau_panel = TauSlider(grid, tau=20)
-display(tau_panel.widget)
-for t in (16, 30, 60):
-    tau_panel.slider.value = t          # what dragging the slider does
-    print(f"tau = {t}: H = {tau_panel.view.entropy:.3f} bits (ferbench, synthetic)")
-tau_panel.slider.value = 20
-print(papers.table("gemax_fa", "5"))'''),
+        code(tau_slider_code("grid", after='print(papers.table("gemax_fa", "5"))')),
         md("## The model\n\nVGG-16 streams over texture and the GEMax map with the Facial Attention module "
            "(`aux_logits`: the predictions of the attended parts). The paper-size model has about 59 M "
            "parameters; the forward pass uses a 128×128 input to stay quick on a CPU."),
