@@ -83,6 +83,40 @@ def test_2d_view_collapses_only_the_axes_of_hidden_scans():
     assert _viewer.hidden_only_axes(v) == [] and v.dims.nsteps[0] > 1 and other.visible
 
 
+def _view_rows(viewer):
+    """The world rows the 2D canvas shows (camera centre and zoom over the canvas height)."""
+    from ferbench_napari import _viewer
+
+    ch, _ = _viewer._canvas_hw(viewer)
+    cy = float(_viewer.camera(viewer).center[-2])
+    half = ch / 2 / _viewer.camera(viewer).zoom
+    return cy - half, cy + half
+
+
+@pytest.mark.parametrize("canvas_hw", [(600, 800), (500, 1400)])
+def test_a_framed_group_shows_no_other_group(canvas_hw):
+    """A short, wide grid placed under a tall map is framed without the map's lower half showing above it."""
+    napari = pytest.importorskip("napari")
+    from ferbench_napari import _viewer
+
+    v = napari.components.ViewerModel()
+    v.canvas.size = canvas_hw
+    meta = {"metadata": {tasks.KIND_KEY: "map"}}
+    tall = _viewer.replace_group(v, "gemax", [(np.zeros((224, 224)), {"name": "gemax", **meta}, "image")])
+    grid = [(np.zeros((48, 48)), {"name": f"cell{i}", "translate": (12.0, i * 70.0), **meta}, "image")
+            for i in range(5)]
+    grid.append((np.array([[0.0, 150.0]]), {"name": "title", "features": {"label": ["title"]},
+                                                  "text": {"string": "{label}"}, **meta}, "points"))
+    wide = _viewer.replace_group(v, "explain", grid)
+    top, bottom = _view_rows(v)
+    map_bottom = float(np.asarray(tall[0].extent.world)[1, -2])
+    grid_box = _viewer._bbox(wide, 2)
+    assert map_bottom < top < grid_box[0][0] and grid_box[1][0] < bottom    # only the grid is in view
+    assert grid_box[0][0] - map_bottom >= _viewer.GROUP_GAP
+    again = _viewer.replace_group(v, "explain", grid)   # a re-run keeps its place
+    np.testing.assert_allclose(_viewer._bbox(again, 2), grid_box)
+
+
 # ------------------------------------------------------------------------------------ helpers
 
 def _viewer(make_napari_viewer):

@@ -11,7 +11,8 @@
 * The 2D and 3D views keep separate cameras (``camera.synced = False``): the 2D/3D button returns to where
   each view was (the framed face in 3D, the results in 2D).
 * Each 2D result belongs to a group (``metadata["ferbench_group"]``); a new result replaces its group's
-  layers and is placed below the other groups, then the view zooms to it.
+  layers and is placed below the other groups, far enough that framing it shows none of them (a short, wide
+  grid under a tall map would otherwise show the map's lower half above its title), then the view zooms to it.
 """
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ FRONT_VIEW = (0.0, 0.0, 0.0)
 """Camera angles looking at the reader's (z, -y, x) faces from the front, upright (napari 0.9)."""
 SCAN_GAP = 0.15
 """Gap between scans placed side by side, as a fraction of the earlier scans' width."""
+ZOOM_MARGIN = 0.9
+"""Share of the canvas that a framed 2D group fills along its limiting axis."""
+GROUP_GAP = 16.0
+"""Least gap (world units) between 2D groups stacked one below the other."""
 
 
 def camera(viewer: Any) -> Any:
@@ -196,7 +201,7 @@ def group_layers(viewer: Any, group: str) -> list[Any]:
     return [lay for lay in viewer.layers if (lay.metadata or {}).get(GROUP_KEY) == group]
 
 
-def free_origin(viewer: Any, exclude: str | None = None, gap: float = 16.0) -> tuple[float, float]:
+def free_origin(viewer: Any, exclude: str | None = None, gap: float = GROUP_GAP) -> tuple[float, float]:
     """(row, col) just below every ferbench 2D layer (those of group ``exclude`` left out)."""
     bottoms = []
     for lay in viewer.layers:
@@ -215,16 +220,13 @@ def replace_group(viewer: Any, group: str, tuples: Sequence[tuple[Any, dict, str
     from napari.layers import Layer
 
     old = group_layers(viewer, group)
-    origin = (0.0, 0.0)
-    if old:
-        imgs = [lay for lay in old if _is_image(lay)]
-        if imgs:
-            origin = (min(float(np.asarray(lay.translate)[-2]) for lay in imgs)
-                      - min(float(kw.get("translate", (0, 0))[0]) for _, kw, k in tuples if k == "image"), 0.0)
-        else:
-            origin = free_origin(viewer, exclude=group)
-    else:
+    imgs = [lay for lay in old if _is_image(lay)]
+    placed_new = not imgs
+    if placed_new:
         origin = free_origin(viewer, exclude=group)
+    else:                                               # shown before: keeps its place
+        origin = (min(float(np.asarray(lay.translate)[-2]) for lay in imgs)
+                  - min(float(kw.get("translate", (0, 0))[0]) for _, kw, k in tuples if k == "image"), 0.0)
     by_name = {lay.name: lay for lay in old}
     added = []
     for data, kw, kind in tuples:
@@ -243,12 +245,36 @@ def replace_group(viewer: Any, group: str, tuples: Sequence[tuple[Any, dict, str
             added.append(viewer.add_layer(Layer.create(data, kw, kind)))
     for lay in by_name.values():
         viewer.layers.remove(lay)
+    if placed_new:
+        _clear_of_others(viewer, group, added)
     if show and viewer.dims.ndisplay != 2:
         viewer.dims.ndisplay = 2
     _sync_visibility(viewer)
     if zoom and show:
         zoom_to(viewer, added)
     return added
+
+
+def _clear_of_others(viewer: Any, group: str, layers: Sequence[Any]) -> None:
+    """Move a group just placed below the other 2D groups further down, so that framing it shows none of them.
+
+    :func:`zoom_to` fits the group's box along one axis; along the other the view shows more than the box, half
+    of the surplus above it.
+    """
+    above = [lay for lay in viewer.layers if is_ferbench_2d(lay) and lay.metadata.get(GROUP_KEY) != group]
+    if not layers or not above:
+        return
+    box = _bbox(layers, 2)
+    h, w = np.maximum(box[1] - box[0], 1e-6)
+    ch, cw = _canvas_hw(viewer)
+    surplus = (max(h, w * ch / cw) / ZOOM_MARGIN - h) / 2
+    bottom = max(float(np.asarray(lay.extent.world, float)[1, -2]) for lay in above)
+    shift = surplus + GROUP_GAP - (box[0][0] - bottom)
+    if shift > 0:
+        for lay in layers:
+            t = np.array(lay.translate, float)
+            t[-2] += shift
+            lay.translate = t
 
 
 def _update_in_place(layer: Any, data: Any, kw: dict, kind: str) -> bool:
@@ -290,7 +316,7 @@ def _canvas_hw(viewer: Any) -> tuple[float, float]:
     return 600.0, 800.0
 
 
-def zoom_to(viewer: Any, layers: Sequence[Any], margin: float = 0.9) -> None:
+def zoom_to(viewer: Any, layers: Sequence[Any], margin: float = ZOOM_MARGIN) -> None:
     """2D view centred on ``layers`` (images and their labels) and zoomed so that they fill the canvas."""
     layers = list(layers)
     if not layers:
