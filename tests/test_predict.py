@@ -132,3 +132,14 @@ def test_predict_texture_model_on_a_scan_without_texture(cm_run, tmp_path):
     shutil.copy(p, tmp_path / "lonely_F3D.wrl")
     table = predict_scans(cm_run, [tmp_path], folds=0, device="cpu", progress=False)
     assert len(table.failed) == 1 and "texture" in table.failed[0].error and "\n" not in table.failed[0].error
+
+
+def test_cam_file_stems_are_unique_also_against_suffixed_stems():
+    """``a/x``, ``b/x`` and ``c/x-2``: the second ``x`` must not take ``x-2`` from the third (its PNGs were overwritten)."""
+    from ferbench.eval.inference import _unique_stems
+
+    stems = _unique_stems(["a/x.obj", "b/x.obj", "c/x-2.obj", "d/x-2.wrl", "e/X.obj", "f/.obj"])
+    assert len({s.casefold() for s in stems}) == len(stems)
+    assert stems[0] == "x"
+    assert stems[2] in ("x-2", "x-2-2")
+    assert _unique_stems(["a/x.obj", "b/y.obj"]) == ["x", "y"]

@@ -632,13 +632,21 @@ def predict_scans(run, paths: Sequence[str | os.PathLike] | str | os.PathLike, *
 
 # --------------------------------------------------------------------------- heat-map images
 def _unique_stems(files: Sequence[str]) -> list[str]:
-    """File stems, with ``-2``, ``-3``, ... added where two files of different folders share one."""
-    seen: dict[str, int] = {}
+    """File stems, with ``-2``, ``-3``, ... added where two files of different folders share one.
+
+    Every returned stem differs from all the others (compared case-blind, as some file systems do), also
+    where a file's own stem is another's suffixed one (``a/x``, ``b/x``, ``c/x-2``).
+    """
+    used: set[str] = set()
     out = []
     for f in files:
         stem = Path(f).stem or "scan"
-        seen[stem] = seen.get(stem, 0) + 1
-        out.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+        name, k = stem, 1
+        while name.casefold() in used:
+            k += 1
+            name = f"{stem}-{k}"
+        used.add(name.casefold())
+        out.append(name)
     return out
 
 
