@@ -33,8 +33,8 @@ __all__ = [
     "SCAN_KEY", "SOURCE_KEY", "GEMAX_K", "GEMAX_N", "TAU_MIN", "TAU_PRESETS", "PAPER_ENTROPY_TABLE",
     "scan_name", "scan_title", "has_scan", "scan_from_layer", "map_layer_name", "map_layer_tuple",
     "iter_attribute_maps", "attribute_map_layers", "one_line_error", "paper_entropy", "GEMaxView",
-    "gemax_view", "gemax_layer_name", "entropy_text", "EXPLAIN_METHODS", "ExplainView", "explain_view",
-    "block_late_triton_import", "explanation_layers", "KIND_KEY", "SCAN_KINDS", "short_scan_name",
+    "gemax_view", "entropy_text", "EXPLAIN_METHODS", "ExplainView", "explain_view",
+    "block_late_triton_import", "KIND_KEY", "SCAN_KINDS", "short_scan_name",
     "grid_origins", "label_layer_tuple", "map_grid_layers", "explanation_cells", "explanation_grid_layers",
     "prediction_grid_layers", "scan_xyz_from_napari", "short_path_error", "held_out_choices", "fold_choices",
     "explanation_view_layers", "warm_up_imports", "GROUP_KEY",
@@ -187,11 +187,6 @@ def paper_entropy(tau: int, n_levels: int = GEMAX_N) -> tuple[Any | None, str]:
     return paper_table3_entropy(tau, n_levels)
 
 
-def gemax_layer_name(scan: "Scan") -> str:
-    """Name of the one Image layer the tau widget updates: ``"<scan> GEMax"`` (+ ``" (synthetic)"``)."""
-    return f"{scan_name(scan)} GEMax{_synthetic_suffix(bool(scan.meta.synthetic))}"
-
-
 # ------------------------------------------------------------------------------------ explaining a trained fold
 
 class ExplainView(ExplanationView):
@@ -201,25 +196,6 @@ class ExplainView(ExplanationView):
         """napari layer tuples: each heat map over its own input, cells side by side and labelled
         (:func:`explanation_view_layers`)."""
         return explanation_view_layers(self)
-
-
-def explanation_layers(view: Any) -> list[tuple[np.ndarray, dict, str]]:
-    """napari Image-layer tuples of a :class:`ferbench.views.ExplanationView`: the inputs (gray / RGB), then
-    the heat maps (inferno, additive)."""
-    out = []
-    fold, synth = f"[fold {view.fold + 1}]", _synthetic_suffix(view.synthetic)
-    md = {"synthetic": view.synthetic, SOURCE_KEY: view.record.get("path"), "ferbench_results": view.results}
-    for name, data in view.inputs.items():
-        rgb = data.ndim == 3
-        kw = {"name": f"input {name} {fold}{synth}", "rgb": rgb, "metadata": dict(md, ferbench_input=name)}
-        if not rgb:
-            kw["colormap"] = "gray"
-        out.append((data, kw, "image"))
-    for name, data in view.heatmaps.items():
-        out.append((data, {"name": f"{name} {fold}{synth}", "colormap": "inferno", "blending": "additive",
-                           "opacity": 0.6, "contrast_limits": (0.0, 1.0),
-                           "metadata": dict(md, ferbench_heatmap=name)}, "image"))
-    return out
 
 
 def block_late_triton_import() -> bool:
@@ -422,7 +398,7 @@ def explanation_grid_layers(inputs: dict[str, np.ndarray], heatmaps: dict[str, n
 def prediction_grid_layers(view: Any, origin: tuple[float, float] = (0.0, 0.0)) -> list[tuple[Any, dict, str]]:
     """Layer tuples of a :class:`ferbench.views.PredictionView`: its inputs with the CAM of the chosen class
     over each (see :func:`explanation_grid_layers`)."""
-    heat = {f"{view.method} {m}" if m in view.inputs else f"{view.method} {m}": a for m, a in view.heatmaps.items()}
+    heat = {f"{view.method} {m}": a for m, a in view.heatmaps.items()}
     return explanation_grid_layers(view.inputs, heat, group="predict", kind="predict", origin=origin,
                                    heading=f"{view.title}: {view.method} of {view.cam_class}",
                                    metadata={"synthetic": view.synthetic, "ferbench_results": view.run_path})
