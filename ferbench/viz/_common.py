@@ -298,10 +298,18 @@ def wrap_title(text: str, width_in: float, fontsize: float = 9.0) -> str:
 
     An average glyph of DejaVu Sans is about 0.55 em wide; the margin keeps a line clear of the edges.
     """
+    chars = max(12, int(width_in * 72.0 / (0.58 * float(fontsize))) - 2)
+    return wrap_lines(text, chars)
+
+
+def wrap_lines(text: str, chars: int) -> str:
+    """``text`` wrapped to lines of at most ``chars`` characters (long words broken).
+
+    Its own line breaks count as spaces, so a title wrapped for one width can be wrapped again for another.
+    """
     import textwrap
 
-    chars = max(12, int(width_in * 72.0 / (0.58 * float(fontsize))) - 2)
-    return "\n".join(textwrap.wrap(str(text), chars, break_long_words=True)) or str(text)
+    return "\n".join(textwrap.wrap(str(text), int(chars), break_long_words=True)) or str(text)
 
 
 def contrast_stretch(m, percentile: float = 99.0) -> np.ndarray:
@@ -327,5 +335,4 @@ def figure_width_in(fig) -> float:
 
 def axes_width_in(ax) -> float:
     """Width in inches of an Axes (before the layout engine runs: its initial box)."""
-    return float(ax.get_window_extent().width) / float(ax.figure.figure.dpi if hasattr(ax.figure, "figure")
-                                                       and ax.figure.figure is not None else ax.figure.dpi)
+    return float(ax.get_window_extent().width) / float(ax.figure.dpi)    # a SubFigure's dpi is its figure's

@@ -10,7 +10,7 @@ import numpy as np
 from ferbench.labels import EXPRESSIONS
 from ferbench.viz._common import (Display, VizError, canonical_order, load_results, paper_confusion, paper_source,
                                   reorder_matrix, results_confusion, results_detail, results_synthetic,
-                                  row_normalise, run_source, short_labels)
+                                  row_normalise, run_source, short_labels, wrap_lines)
 
 
 class ConfusionComparisonDisplay(Display):
@@ -172,7 +172,7 @@ class ConfusionComparisonDisplay(Display):
             a.set_yticks(range(k), ticks)
             a.set_xlabel("predicted")
             a.set_ylabel("true")
-            a.set_title(_wrap(title), fontsize=9)
+            a.set_title(wrap_lines(title, 42), fontsize=9)
             if colorbar:
                 fig.colorbar(im, ax=a, fraction=0.046)
         self.figure_, self.axes_ = fig, axes
@@ -186,9 +186,3 @@ class ConfusionComparisonDisplay(Display):
             d = None if self.paper is None else round(float(self.difference[i, i]), 2)
             rows.append([c, p, round(float(self.ours[i, i]), 2), d])
         return rows
-
-
-def _wrap(s: str, width: int = 42) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(s, width)) or s

@@ -724,11 +724,11 @@ class ResultsWidget(_RunWidget):
             axes += [fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0])]
         self.confusion_display.plot(axes)
         self.accuracy_display.plot(fig.add_subplot(gs[2, :]))
-        import textwrap
+        from ferbench.viz._common import wrap_lines
 
         for ax in fig.axes:
             ax.tick_params(labelsize=7)
-            ax.set_title(textwrap.fill(ax.get_title().replace("\n", " "), 44 if ax.bbox.width < 300 else 80))
+            ax.set_title(wrap_lines(ax.get_title(), 44 if ax.bbox.width < 300 else 80))   # at the dock's 8 pt
             ax.title.set_fontsize(8)
             ax.xaxis.label.set_fontsize(7)
             ax.yaxis.label.set_fontsize(7)
