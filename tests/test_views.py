@@ -140,6 +140,22 @@ def test_explanation_view_equals_training_and_napari(tiny_run):
     assert other.true_class is None and other.predicted_class == v.predicted_class
 
 
+def test_heat_base_one_rule_for_the_display_and_the_napari_grid():
+    from ferbench.views.explanation import heat_base
+    from ferbench.viz import ExplanationDisplay
+    from ferbench_napari import tasks
+
+    inputs = ["depth", "gray", "lbp"]
+    heat = ["gradcam++ gray", "saliency", "attention lbp_gray", "attention fused", "gradcam depth"]
+    want = ["gray", "depth", "lbp", "depth", "depth"]     # modality; first input; attention a_b over a; first
+    assert [heat_base(h, inputs) for h in heat] == want
+    rng = np.random.default_rng(0)
+    d = ExplanationDisplay({k: rng.random((4, 4)) for k in inputs}, {h: rng.random((4, 4)) for h in heat})
+    assert [d.base_for(h) for h in heat] == want
+    cells = tasks.explanation_cells(inputs, heat)
+    assert {h: base for base, h in cells if h is not None} == dict(zip(heat, want))
+
+
 def test_inputs_for_scan_equals_the_training_inputs(dataset):
     from ferbench.eval import inputs_for_scan
     from ferbench.eval.data import compute_input, record_to_dict

@@ -10,6 +10,7 @@ only turn these into HTML, layers or widgets.
 :func:`entropy_curve`              entropy versus τ of one scan beside GEMax Table 3
 :func:`explanation_view`           one held-out scan of a fold: inputs, prediction, heat maps
 :func:`explain_scan`               the same for any scan, given a loaded model
+:func:`heat_base`                  the input a heat map is drawn over
 :func:`embedding_view`             2-D embedding (t-SNE / PCA) of a fold's held-out features
 :func:`nearest_point`              the embedding point under a click or hover (or None)
 :func:`results_view`               confusion, per-class accuracy, the paper's table, difference, chance
@@ -28,7 +29,7 @@ _LAZY = {
     "GEMaxView": "gemax", "gemax_view": "gemax", "EntropyCurve": "gemax", "entropy_curve": "gemax",
     "paper_table3_entropy": "gemax", "paper_table3_entropies": "gemax", "entropy_text": "gemax",
     "EXPLAIN_METHODS": "explanation", "ExplanationView": "explanation", "explanation_view": "explanation",
-    "explain_scan": "explanation", "modality_images": "explanation",
+    "explain_scan": "explanation", "modality_images": "explanation", "heat_base": "explanation",
     "EmbeddingView": "embedding", "embedding_view": "embedding", "nearest_point": "embedding",
     "ResultsView": "results", "results_view": "results", "paper_comparisons": "results",
     "PredictionView": "prediction", "prediction_view": "prediction",

@@ -3,15 +3,44 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["EXPLAIN_METHODS", "ExplanationView", "modality_images", "explain_scan", "explanation_view"]
+__all__ = ["EXPLAIN_METHODS", "ExplanationView", "modality_images", "explain_scan", "explanation_view", "heat_base"]
 
 EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "hirescam", "gradcam++", "saliency")
 """Heat-map methods: pytorch-grad-cam methods per input modality, or the plain input-gradient saliency
 (:func:`ferbench.explain.gradient_saliency`) summed over all inputs."""
+
+
+def heat_base(heat_name: str, inputs: Sequence[str]) -> str:
+    """The input a heat map is drawn over, by its name.
+
+    ``"<method> <modality>"`` -> that modality; ``"attention a_b"`` (a cross-modality attention module) -> ``a``;
+    anything else (saliency summed over all inputs, a model's own attention such as ``"attention fused"``)
+    -> the first input.
+
+    Parameters
+    ----------
+    heat_name
+        A key of :attr:`ExplanationView.heatmaps`.
+    inputs
+        The input names, in order (a key of :attr:`ExplanationView.inputs` each).
+    """
+    from ferbench.errors import FerbenchError
+
+    inputs = list(inputs)
+    if not inputs:
+        raise FerbenchError(f"no input to draw the heat map {heat_name!r} over")
+    last = heat_name.split(" ")[-1]
+    if last in inputs:
+        return last
+    if heat_name.startswith("attention "):
+        for name in inputs:
+            if last.startswith(name + "_"):
+                return name
+    return inputs[0]
 
 
 @dataclass

@@ -219,12 +219,11 @@ class ExplanationDisplay(Display):
         return cls.from_view(explanation_view(run, fold, scan_index, method, **kwargs))
 
     def base_for(self, heat_name: str) -> str:
-        """The input a heat map is drawn over: the modality named in it, else the first input."""
-        words = heat_name.split()
-        for name in self.inputs:
-            if name in words:
-                return name
-        return next(iter(self.inputs))
+        """The input a heat map is drawn over (:func:`ferbench.views.explanation.heat_base`: the napari grid's
+        rule too)."""
+        from ferbench.views.explanation import heat_base
+
+        return heat_base(heat_name, list(self.inputs))
 
     def overlays(self) -> dict[str, np.ndarray]:
         """Heat-map name -> (H, W, 3) blend over its input."""

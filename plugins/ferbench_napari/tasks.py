@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generator, Sequence
 
 import numpy as np
 
-from ferbench.views.explanation import EXPLAIN_METHODS, ExplanationView
+from ferbench.views.explanation import EXPLAIN_METHODS, ExplanationView, heat_base
 from ferbench.views.gemax import PAPER_TABLE, GEMaxView, entropy_text, gemax_view
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -323,19 +323,6 @@ def map_grid_layers(scan: "Scan", view: Any, origin: tuple[float, float] = (0.0,
     return out
 
 
-def _heat_base(heat_name: str, inputs: Sequence[str]) -> str:
-    """The input a heat map is drawn over: ``"<method> <modality>"`` -> modality; ``"attention a_b"`` -> a;
-    anything else (saliency over all inputs) -> the first input."""
-    last = heat_name.split(" ")[-1]
-    if last in inputs:
-        return last
-    if heat_name.startswith("attention "):
-        for name in inputs:
-            if last.startswith(name + "_"):
-                return name
-    return inputs[0]
-
-
 def explanation_cells(inputs: Sequence[str], heatmaps: Sequence[str]) -> list[tuple[str, str | None]]:
     """Cells of an explanation grid: ``(input, heat map or None)``. Each input gets one cell with the heat
     map computed on it (Grad-CAM of that modality); other heat maps (saliency, attention) get a cell of their
@@ -344,7 +331,7 @@ def explanation_cells(inputs: Sequence[str], heatmaps: Sequence[str]) -> list[tu
     own = {}
     extra = []
     for h in heatmaps:
-        base = _heat_base(h, inputs)
+        base = heat_base(h, inputs)
         if h.split(" ")[-1] == base and base not in own and not h.startswith("attention "):
             own[base] = h
         else:
