@@ -62,6 +62,19 @@ def test_texture_model_leaves_the_scan_out_and_records_it(data, tmp_path):
     assert ev["n"] == len(paths) and ev["accuracy"] == pytest.approx(res["accuracy"])
 
 
+def test_cli_train_says_the_left_out_scans_once(data, tmp_path, capsys):
+    """The command line shows train's ExcludedScansWarning as its one line about the scans left out."""
+    from ferbench.cli import main
+
+    root, wrl = data
+    assert main(["train", "cmcnn", "--protocol", "bu3dfe_p1_paper", "--data", str(root), "--out", str(tmp_path),
+                 "--epochs", "1", "--folds", "2", "--size", "16", "--workers", "1", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    said = [ln for ln in (captured.out + captured.err).splitlines() if "left out" in ln]
+    assert len(said) == 1 and said[0].startswith("ferbench: warning: 1 scan(s) left out"), said
+    assert os.path.basename(wrl) in said[0]
+
+
 def test_depth_only_model_keeps_the_scan(data, tmp_path):
     from ferbench.errors import ExcludedScansWarning
     from ferbench.eval.results import open_run

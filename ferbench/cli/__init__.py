@@ -95,17 +95,11 @@ def _cmd_train(a: argparse.Namespace) -> int:
                 dask_scheduler=a.dask_scheduler)
     from ferbench.eval.results import Run
 
+    # scans left out were said once already, by train's ExcludedScansWarning (one line on stderr)
     try:
         summary = Run(out).summary().text
     except FerbenchError:
         summary = "no results.json (no split finished)"
-    try:
-        excluded = Run(out).excluded
-    except FerbenchError:
-        excluded = []
-    if excluded:
-        print(f"ferbench train: {len(excluded)} scan(s) left out (they cannot give the model's inputs; "
-              f"listed in results.json), e.g. {excluded[0]['path']}: {excluded[0]['reason']}")
     print(f"ferbench train: {summary}")
     print(f"ferbench train: results written to {out}")
     return 0
