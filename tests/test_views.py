@@ -170,7 +170,10 @@ def test_inputs_for_scan_equals_the_training_inputs(dataset):
 
 
 def test_embedding_view(tiny_run):
-    from ferbench.views import embedding_view
+    import dataclasses
+
+    from ferbench.errors import FerbenchError
+    from ferbench.views import embedding_view, point_position
     from ferbench.viz import EmbeddingDisplay
 
     saved = json.loads((tiny_run / "folds" / "r00_f00.json").read_text())
@@ -181,6 +184,12 @@ def test_embedding_view(tiny_run):
     assert v.title.startswith("PCA of the") and v.title.endswith("(synthetic)")
     d = EmbeddingDisplay.from_view(v)
     np.testing.assert_array_equal(d.embedding, v.points)
+    held = open_run(tiny_run).held_out(0)            # each point -> its scan's held-out position (both front ends)
+    for i in range(len(v.paths)):
+        assert held[point_position(tiny_run, v, i)].record_index == v.record_indices[i]
+    other = dataclasses.replace(v, fold=1)
+    with pytest.raises(FerbenchError, match="not held out in fold 1"):
+        point_position(tiny_run, other, 0)
     t = embedding_view(tiny_run, 0, "tsne", factory=tiny_model, max_scans=8)
     assert t.points.shape == (8, 2) and len(set(t.record_indices)) == 8
 

@@ -10,7 +10,7 @@
   is); without it, scatter and explanation are one PNG and only the slider and the list choose.
 
 The logic is in plain functions (:func:`fold_options`, :func:`scan_options_for_fold`,
-:func:`point_options`, :func:`point_position`, :func:`point_explanation`,
+:func:`point_options`, :func:`point_explanation`, :func:`ferbench.views.point_position`,
 :func:`ferbench.views.nearest_point`) that tests call without a browser.
 """
 from __future__ import annotations
@@ -68,15 +68,11 @@ def point_options(view) -> list[tuple[str, int]]:
 
 
 def point_position(run, view, point: int) -> int:
-    """The 0-based held-out position (``explanation_view``'s ``scan_index``) of embedding point ``point``."""
-    from ferbench.errors import FerbenchError
+    """The 0-based held-out position (``explanation_view``'s ``scan_index``) of embedding point ``point``
+    (:func:`ferbench.views.point_position`)."""
+    from ferbench.views.embedding import point_position as core
 
-    run = _open(run)
-    rec = int(view.record_indices[int(point)])
-    for h in run.held_out(int(view.fold)):
-        if int(h.record_index) == rec:
-            return int(h.position)
-    raise FerbenchError(f"{run.path}: record {rec} is not held out in fold {int(view.fold)}")
+    return core(_open(run), view, point)
 
 
 def point_explanation(run, view, point: int, method: str = "gradcam", *, device: str | None = "cpu",

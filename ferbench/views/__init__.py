@@ -13,6 +13,7 @@ only turn these into HTML, layers or widgets.
 :func:`heat_base`                  the input a heat map is drawn over
 :func:`embedding_view`             2-D embedding (t-SNE / PCA) of a fold's held-out features
 :func:`nearest_point`              the embedding point under a click or hover (or None)
+:func:`point_position`             the held-out position (explanation_view's scan) of an embedding point
 :func:`results_view`               confusion, per-class accuracy, the paper's table, difference, chance
 :func:`prediction_view`            a trained run (one fold or all averaged) on any scan, CAM on its vertices
 :func:`title_label`                the "(synthetic)" / source labelling of any title
@@ -30,7 +31,7 @@ _LAZY = {
     "paper_table3_entropy": "gemax", "paper_table3_entropies": "gemax", "entropy_text": "gemax",
     "EXPLAIN_METHODS": "explanation", "ExplanationView": "explanation", "explanation_view": "explanation",
     "explain_scan": "explanation", "modality_images": "explanation", "heat_base": "explanation",
-    "EmbeddingView": "embedding", "embedding_view": "embedding", "nearest_point": "embedding",
+    "EmbeddingView": "embedding", "embedding_view": "embedding", "nearest_point": "embedding", "point_position": "embedding",
     "ResultsView": "results", "results_view": "results", "paper_comparisons": "results",
     "PredictionView": "prediction", "prediction_view": "prediction",
 }

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EmbeddingView", "embedding_view", "nearest_point", "EMBEDDING_METHODS"]
+__all__ = ["EmbeddingView", "embedding_view", "nearest_point", "point_position", "EMBEDDING_METHODS"]
 
 EMBEDDING_METHODS = ("tsne", "pca")
 
@@ -145,3 +145,32 @@ def nearest_point(view, x: float, y: float, max_distance: float | None = None) -
     if max_distance is not None and d2[k] > float(max_distance) ** 2:
         return None
     return k
+
+
+def point_position(run, view, point: int) -> int:
+    """The 0-based held-out position of embedding point ``point`` in its fold: the ``scan_index`` of
+    :func:`ferbench.views.explanation_view` that explains that point's scan.
+
+    Parameters
+    ----------
+    run
+        The run (a :class:`~ferbench.eval.results.Run` or its folder) the view was computed from.
+    view
+        Its :class:`EmbeddingView`.
+    point
+        Index of the point.
+
+    Raises
+    ------
+    ferbench.errors.FerbenchError
+        The point's record is not held out in the view's fold (a view of another run).
+    """
+    from ferbench.errors import FerbenchError
+    from ferbench.eval.results import Run, open_run
+
+    run = run if isinstance(run, Run) else open_run(run)
+    rec = int(view.record_indices[int(point)])
+    for h in run.held_out(int(view.fold)):
+        if int(h.record_index) == rec:
+            return int(h.position)
+    raise FerbenchError(f"{run.path}: record {rec} is not held out in fold {int(view.fold)}")

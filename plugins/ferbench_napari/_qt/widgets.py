@@ -795,14 +795,18 @@ class EmbeddingWidget(_FoldRunWidget):
     def _on_pick(self, event: Any) -> None:
         if event.artist is not getattr(self, "_pick_artist", None) or not len(event.ind):
             return
-        ind = [int(i) for i in event.ind]       # the point nearest the click among those under it
-        xy = self._ax.transData.transform(self.view.points[ind])
-        d = (xy[:, 0] - event.mouseevent.x) ** 2 + (xy[:, 1] - event.mouseevent.y) ** 2
-        self.select(ind[int(d.argmin())])
+        from ferbench.views.embedding import nearest_point
+
+        ind = [int(i) for i in event.ind]       # the point nearest the click among those under it (in pixels)
+        k = nearest_point(self._ax.transData.transform(self.view.points[ind]), event.mouseevent.x,
+                          event.mouseevent.y)
+        if k is not None:
+            self.select(ind[k])
 
     def select(self, i: int) -> Any:
         """Open point ``i``'s scan in the viewer and explain it (as clicking the point)."""
         from ferbench.io import read_scan
+        from ferbench.views.embedding import point_position
 
         from ferbench_napari import scan_to_layers
 
@@ -812,11 +816,11 @@ class EmbeddingWidget(_FoldRunWidget):
         self.selected = i
         self._ring.set_offsets(v.points[i:i + 1])
         self._canvas.draw()
-        pos = next(h.position for h in run.held_out(v.fold) if h.record_index == v.record_indices[i])
         path = v.paths[i]
 
         def work():
             scan = read_scan(path)
+            pos = point_position(run, v, i)
             return scan, tasks.explain_view(run, v.fold, pos, "gradcam", factory=self.factory)
 
         def on_return(result: Any) -> None:
