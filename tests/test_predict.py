@@ -135,7 +135,8 @@ def test_predict_texture_model_on_a_scan_without_texture(cm_run, tmp_path):
 
 
 def test_cam_file_stems_are_unique_also_against_suffixed_stems():
-    """``a/x``, ``b/x`` and ``c/x-2``: the second ``x`` must not take ``x-2`` from the third (its PNGs were overwritten)."""
+    """``a/x``, ``b/x`` and ``c/x-2``: the second ``x`` must not take ``x-2`` from the third (whose PNGs it
+    overwrote)."""
     from ferbench.eval.inference import _unique_stems
 
     stems = _unique_stems(["a/x.obj", "b/x.obj", "c/x-2.obj", "d/x-2.wrl", "e/X.obj", "f/.obj"])
