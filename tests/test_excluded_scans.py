@@ -62,6 +62,32 @@ def test_texture_model_leaves_the_scan_out_and_records_it(data, tmp_path):
     assert ev["n"] == len(paths) and ev["accuracy"] == pytest.approx(res["accuracy"])
 
 
+def test_a_lone_checkpoint_leaves_the_scan_out_too(data, tmp_path):
+    """A checkpoint outside its results folder: every labelled scan is a test sample, less the one without
+    texture (the checkpoint's inputs need it)."""
+    import shutil
+
+    from ferbench.errors import ExcludedScansWarning
+    from ferbench.eval.commands import evaluate
+    from ferbench.eval.testing import tiny_model
+    from ferbench.io.dataset import index_dataset
+    from ferbench.labels import EXPRESSIONS
+
+    root, wrl = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExcludedScansWarning)
+        out = _train(root, tmp_path / "res", DFCNN_LIKE)
+    lone = tmp_path / "lone" / "r00_f00.pt"
+    lone.parent.mkdir()
+    shutil.copy(out / "checkpoints" / "r00_f00.pt", lone)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        ev = evaluate(lone, root, factory=tiny_model, progress=False, device="cpu")
+    assert sum(issubclass(w.category, ExcludedScansWarning) for w in rec) == 1
+    n_labelled = sum(r.expression in EXPRESSIONS for r in index_dataset(root).records)
+    assert ev["n"] == n_labelled - 1 and ev["folds"][0]["checkpoint_epoch"] == 1
+
+
 def test_cli_train_says_the_left_out_scans_once(data, tmp_path, capsys):
     """The command line shows train's ExcludedScansWarning as its one line about the scans left out."""
     from ferbench.cli import main

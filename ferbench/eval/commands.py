@@ -77,7 +77,7 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
         The results folder.
     """
     from ferbench.eval.protocols import make_splits
-    from ferbench.eval.runner import build_model, run_protocol
+    from ferbench.eval.runner import _model_facts, run_protocol
     from ferbench.eval.training import config_for
 
     _check_train_settings(epochs=epochs, batch_size=batch_size, lr=lr, folds=folds, rounds=rounds, seed=seed,
@@ -87,15 +87,19 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
 
     idx = index if index is not None else _index(data_dir)
     ps = make_splits(protocol, idx, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
+    if isinstance(model_name, str):  # a registered name's inputs come from its settings: nothing built
+        inputs, paper = _model_inputs(model_name, size, model_options), None
+    else:  # a factory is built once here for its inputs and paper
+        _, inputs, _, paper = _model_facts(model_name, ps.n_classes, size, dict(model_options or {}))
     # scans that cannot give this model's inputs (texture maps without texture) leave before splitting
-    _, excluded = exclude_unusable(_protocol_candidates(protocol, idx),
-                                   _model_inputs(model_name, ps.n_classes, size, model_options), ps.modality)
+    candidates = _protocol_candidates(protocol, idx)
+    kept, excluded = exclude_unusable(candidates, inputs, ps.modality)
     if excluded:
-        if len(excluded) == len(_protocol_candidates(protocol, idx).records):
+        if len(excluded) == len(candidates.records):
             raise DatasetError(f"{data_dir or 'dataset'}: no scan usable by protocol {protocol} can give the "
                                f"model's inputs ({excluded[0]['path']}: {excluded[0]['reason']})")
-        ps = make_splits(protocol, _without(idx, excluded), folds=folds, rounds=rounds, seed=seed,
-                         max_subjects=max_subjects)
+        # the protocol's candidates less the excluded: the same splits as the whole index less them
+        ps = make_splits(protocol, kept, folds=folds, rounds=rounds, seed=seed, max_subjects=max_subjects)
         ps.meta["excluded"] = excluded
     if max_splits is not None:
         if max_splits < 1:
@@ -110,8 +114,6 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
         except KeyError as e:
             raise FerbenchError(str(e).strip("'\"")) from None
         check_options(model_name, dict(model_options or {}))
-    else:  # a factory says its paper once built
-        paper = getattr(build_model(model_name, ps.n_classes, size, model_options), "paper", "")
     cfg = config_for(paper, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, scheduler=scheduler,
                      seed=seed, recalibrate_bn=recalibrate_bn)
     name = model_name if isinstance(model_name, str) else getattr(model_name, "__name__", "model")
@@ -129,18 +131,14 @@ def train(model_name: str | Callable, protocol: str, data_dir: str | os.PathLike
         return run_protocol(model_name, ps, out, cfg, executor=client, **kw)
 
 
-def _model_inputs(model_name, n_classes: int, size: int | None, model_options: dict[str, Any] | None):
-    """``model.inputs`` of a registered name (from its settings: nothing built) or of a factory (built once)."""
-    if isinstance(model_name, str):
-        from ferbench.models import model_cfg
+def _model_inputs(model_name: str, size: int | None, model_options: dict[str, Any] | None):
+    """``model.inputs`` of a registered name, from its settings (nothing built)."""
+    from ferbench.models import model_cfg
 
-        try:
-            return model_cfg(model_name, size, **dict(model_options or {})).inputs
-        except KeyError as e:
-            raise FerbenchError(str(e).strip("'\"")) from None
-    from ferbench.eval.runner import build_model
-
-    return build_model(model_name, n_classes, size, model_options).inputs
+    try:
+        return model_cfg(model_name, size, **dict(model_options or {})).inputs
+    except KeyError as e:
+        raise FerbenchError(str(e).strip("'\"")) from None
 
 
 def _protocol_candidates(protocol: str, index):
@@ -148,13 +146,6 @@ def _protocol_candidates(protocol: str, index):
     from ferbench.eval.protocols import _candidates, get_protocol
 
     return type(index)(_candidates(get_protocol(protocol), index), root=getattr(index, "root", None))
-
-
-def _without(index, excluded: list[dict[str, Any]]):
-    """The dataset index without the excluded records' paths."""
-    gone = {e["path"] for e in excluded}
-    return type(index)([r for r in index.records if r.path not in gone], skipped=getattr(index, "skipped", 0),
-                       skipped_paths=getattr(index, "skipped_paths", ()), root=getattr(index, "root", None))
 
 
 def _check_train_settings(*, epochs, batch_size, lr, folds, rounds, seed, size, max_subjects, max_splits, workers,
@@ -234,6 +225,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         ckpts = [p]
     else:
         raise FerbenchError(f"{p}: no such results folder or checkpoint")
+    ck_first = None                      # a lone checkpoint, read once
     run = Run(folder) if folder is not None and is_run(folder) else None
     if run is not None and not (run.has_results() and run.settings_path.is_file()):
         run = None
@@ -256,9 +248,8 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
             from ferbench.eval.data import exclude_unusable
 
             proto = res_json["protocol"].split("+")[0]
-            _, gone = exclude_unusable(_protocol_candidates(proto, idx), run.settings["inputs"],
-                                       run.settings.get("modality", "3d"), warn=False)
-            idx = _without(idx, gone)
+            idx, _ = exclude_unusable(_protocol_candidates(proto, idx), run.settings["inputs"],
+                                      run.settings.get("modality", "3d"), warn=False)
         ps = make_splits(res_json["protocol"].split("+")[0], idx, folds=meta.get("n_folds"),
                          rounds=int(meta.get("rounds", 1)), seed=int(meta.get("seed", 0)),
                          max_subjects=meta.get("max_subjects"))
@@ -274,12 +265,12 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
         from ferbench.labels import EXPRESSIONS, label_index
 
         recs = [r for r in idx.records if r.expression in EXPRESSIONS]
-        ck_inputs = _checkpoint_inputs(ckpts[0])
+        ck_first = _try_load_checkpoint(ckpts[0])  # read once: also the one the loop below evaluates
+        ck_inputs = _checkpoint_inputs(ck_first, ckpts[0])
         if ck_inputs:       # scans that cannot give the model's inputs (texture maps without texture)
             from ferbench.eval.data import exclude_unusable
 
-            idx = _without(idx, exclude_unusable(type(idx)(recs, root=getattr(idx, "root", None)), ck_inputs)[1])
-            recs = [r for r in idx.records if r.expression in EXPRESSIONS]
+            recs = exclude_unusable(type(idx)(recs, root=getattr(idx, "root", None)), ck_inputs)[0].records
         if not recs:
             raise DatasetError(f"{data_dir}: no labelled expression scans to evaluate on")
         from ferbench.eval.protocols import ProtocolSplits, Split
@@ -295,7 +286,7 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     for s, ckp in pairs:
         if not ckp.is_file():
             continue
-        ck = load_checkpoint(ckp)
+        ck = ck_first if ck_first is not None and ckp is ckpts[0] else load_checkpoint(ckp)
         model, meta_ck = model_from_checkpoint(ck, ckp, factory)
         init_note, model_id = getattr(model, "init_note", ""), meta_ck.get("model")
         cache = MapCache(cache_dir, tuple(map(tuple, meta_ck["inputs"])), int(meta_ck["size"]), modality, map_fn)
@@ -323,17 +314,27 @@ def evaluate(results: str | os.PathLike, data_dir: str | os.PathLike | None = No
     return out
 
 
-def _checkpoint_inputs(path) -> list | None:
-    """The ``inputs`` a checkpoint's metadata names (None when it says nothing readable)."""
-    import json
-
+def _try_load_checkpoint(path) -> dict[str, Any] | None:
+    """A checkpoint read by :func:`~ferbench.eval.training.load_checkpoint`, or None when it cannot be (the
+    evaluation loop reads it again and says why)."""
     from ferbench.eval.training import load_checkpoint
 
     try:
-        meta = json.loads(load_checkpoint(path).get("meta_json", "{}") or "{}")
+        return load_checkpoint(path)
     except (FerbenchError, OSError, ValueError):
         return None
-    inputs = meta.get("inputs") if isinstance(meta, dict) else None
+
+
+def _checkpoint_inputs(ck: dict[str, Any] | None, path) -> list | None:
+    """The ``inputs`` a checkpoint's metadata names (None when it says nothing readable)."""
+    from ferbench.eval.results import _checkpoint_meta
+
+    if ck is None:
+        return None
+    try:
+        inputs = _checkpoint_meta(ck, path).get("inputs")
+    except FerbenchError:
+        return None
     return inputs if isinstance(inputs, list) else None
 
 

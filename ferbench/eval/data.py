@@ -228,9 +228,14 @@ def input_problem(path: str | os.PathLike, names: Sequence[str]) -> str | None:
     with :func:`ferbench.maps.missing_map_reasons`. A file that cannot be read is not judged here (None):
     the map cache reports it with its own message.
     """
+    tex = _texture_map_names()
+    return _texture_problem(path, [n for n in names if n in tex])
+
+
+def _texture_problem(path: str | os.PathLike, tex_names: Sequence[str]) -> str | None:
+    """:func:`input_problem` for the texture maps ``tex_names`` among a model's inputs (already picked out)."""
     from ferbench.maps.base import missing_map_reasons
 
-    tex_names = [n for n in names if n in _texture_map_names()]
     if not tex_names:
         return None
     p = os.fspath(path)
@@ -280,11 +285,13 @@ def exclude_unusable(index, inputs: Inputs | Sequence[Sequence[Any]], modality: 
     names = [str(n) for n, _ in inputs]
     if modality != "3d":
         return index, []
-    if not set(names) & _texture_map_names():
+    tex = _texture_map_names()
+    tex_names = [n for n in names if n in tex]
+    if not tex_names:
         return index, []
     keep, excluded = [], []
     for r in index.records:
-        why = input_problem(r.path, names)
+        why = _texture_problem(r.path, tex_names)
         if why is None:
             keep.append(r)
         else:

@@ -173,6 +173,25 @@ def read_results_file(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- checkpoints -> models
+def _checkpoint_meta(ck: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a checkpoint read by :func:`ferbench.eval.training.load_checkpoint` (its ``meta_json``).
+
+    Raises
+    ------
+    ferbench.eval.training.CheckpointError
+        The metadata is not a JSON object (``path`` names the file in the message).
+    """
+    from ferbench.eval.training import CheckpointError
+
+    try:
+        meta = json.loads(ck.get("meta_json", "{}") or "{}")
+    except ValueError:
+        raise CheckpointError(f"{path}: checkpoint metadata is not JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: checkpoint metadata is not an object")
+    return meta
+
+
 def model_from_checkpoint(ck: dict[str, Any], path: str | os.PathLike, factory: Callable | None = None):
     """Build the model a checkpoint describes and load its weights.
 
@@ -200,12 +219,7 @@ def model_from_checkpoint(ck: dict[str, Any], path: str | os.PathLike, factory: 
     from ferbench.eval.training import CheckpointError
     from ferbench.models import list_models
 
-    try:
-        meta = json.loads(ck.get("meta_json", "{}") or "{}")
-    except ValueError:
-        raise CheckpointError(f"{path}: checkpoint metadata is not JSON") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: checkpoint metadata is not an object")
+    meta = _checkpoint_meta(ck, path)
     name = meta.get("model")
     if not name or not isinstance(name, str):
         raise CheckpointError(f"{path}: checkpoint does not say which model it holds")
