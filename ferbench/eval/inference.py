@@ -675,8 +675,9 @@ def write_cam_images(prediction: Prediction, out_dir: str | os.PathLike, *, name
     -------
     list of pathlib.Path
     """
-    from matplotlib import colormaps
     from PIL import Image, ImageDraw
+
+    from ferbench.viz.explanations import heat_overlay
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -690,9 +691,10 @@ def write_cam_images(prediction: Prediction, out_dir: str | os.PathLike, *, name
         base = _display(prediction.inputs.get(modality, prediction.inputs[names[0]]) if names else heat)
         h = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float64)), 0, 1)
         if h.shape != base.shape[:2]:
+            # resized here (8-bit, PIL) and not by heat_overlay (float, torch): the images stay as they were
             h = np.asarray(Image.fromarray((h * 255).astype(np.uint8)).resize(base.shape[1::-1], Image.BILINEAR),
                            dtype=np.float64) / 255.0
-        over = (1 - alpha) * base + alpha * colormaps["jet"](h)[..., :3]
+        over = heat_overlay(base, h, alpha)
         pair = np.concatenate([base, np.ones((base.shape[0], 2, 3)), over], axis=1)
         img = Image.fromarray((pair * 255).round().astype(np.uint8))
         scale = max(1, int(np.ceil(min_side / max(1, base.shape[0]))))
