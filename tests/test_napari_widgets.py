@@ -428,6 +428,14 @@ def test_clicking_an_embedded_point_opens_its_scan_and_explanation(make_napari_v
     expl = widget.explanation
     assert expl.record["path"] == str(target) and expl.fold == 0
     assert any(lay.metadata.get("ferbench_group") == "explain" for lay in viewer.layers)
+    names, opened = [lay.name for lay in viewer.layers], widget.opened_layer
+    MouseEvent("button_press_event", canvas, x, y, button=1)._process()     # the same point again
+    _wait(qtbot, widget)
+    assert widget.explanation is not expl and widget.explanation.record["path"] == str(target)
+    assert [lay.name for lay in viewer.layers] == names                      # its scan is not added twice
+    assert widget.opened_layer.name == opened.name
+    assert sum(lay.metadata.get(tasks.SOURCE_KEY) == str(target) for lay in viewer.layers
+               if lay.metadata.get(tasks.KIND_KEY) == "scan") == 1
 
 
 @pytest.mark.napari

@@ -16,15 +16,16 @@
 """
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any, Sequence
 
 import numpy as np
 
-from ferbench_napari.tasks import GROUP_KEY, KIND_KEY, SCAN_KINDS
+from ferbench_napari.tasks import GROUP_KEY, KIND_KEY, SCAN_KINDS, SOURCE_KEY
 
 __all__ = ["install_viewer_hooks", "is_ferbench_2d", "show_3d", "replace_group", "free_origin", "zoom_to",
-           "group_layers", "hidden_only_axes"]
+           "group_layers", "hidden_only_axes", "scan_layer"]
 
 _HOOKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 FRONT_VIEW = (0.0, 0.0, 0.0)
@@ -199,6 +200,17 @@ def _sync_dims(viewer: Any) -> None:
 def group_layers(viewer: Any, group: str) -> list[Any]:
     """The viewer's layers of one ferbench group."""
     return [lay for lay in viewer.layers if (lay.metadata or {}).get(GROUP_KEY) == group]
+
+
+def scan_layer(viewer: Any, path: str | os.PathLike) -> Any | None:
+    """The viewer's surface layer of the scan read from ``path`` (by the reader or a dock), or None."""
+    want = os.path.normcase(os.path.abspath(str(path)))
+    for lay in viewer.layers:
+        md = lay.metadata or {}
+        src = md.get(SOURCE_KEY)
+        if md.get(KIND_KEY) == "scan" and src and os.path.normcase(os.path.abspath(str(src))) == want:
+            return lay
+    return None
 
 
 def free_origin(viewer: Any, exclude: str | None = None, gap: float = GROUP_GAP) -> tuple[float, float]:

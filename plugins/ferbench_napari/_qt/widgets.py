@@ -737,8 +737,9 @@ class ResultsWidget(_RunWidget):
 
 class EmbeddingWidget(_FoldRunWidget):
     """t-SNE / PCA of a fold's held-out features (:func:`ferbench.views.embedding_view`) coloured by expression,
-    misclassified scans circled in black. Clicking a point opens that scan in the viewer (3D) and explains it
-    (the Explain layers of the 2D view); the picked point is ringed."""
+    misclassified scans circled in black. Clicking a point opens that scan in the viewer (3D; a scan already
+    open is shown again, not added twice) and explains it (the Explain layers of the 2D view); the picked point
+    is ringed."""
 
     def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
         super().__init__(napari_viewer)
@@ -817,9 +818,10 @@ class EmbeddingWidget(_FoldRunWidget):
         self._ring.set_offsets(v.points[i:i + 1])
         self._canvas.draw()
         path = v.paths[i]
+        is_open = _viewer.scan_layer(self._viewer, path) is not None    # a scan already shown is not read again
 
         def work():
-            scan = read_scan(path)
+            scan = None if is_open else read_scan(path)
             pos = point_position(run, v, i)
             return scan, tasks.explain_view(run, v.fold, pos, "gradcam", factory=self.factory)
 
@@ -829,8 +831,11 @@ class EmbeddingWidget(_FoldRunWidget):
             scan, expl = result
             self.explanation = expl
             _viewer.replace_group(self._viewer, "explain", tasks.explanation_view_layers(expl), zoom=False)
-            added = [self._viewer.add_layer(Layer.create(d, kw, k)) for d, kw, k in scan_to_layers(scan)]
-            self.opened_layer = added[0]
+            layer = _viewer.scan_layer(self._viewer, path)
+            if layer is None:                    # not open yet (or closed meanwhile): add its surface + landmarks
+                scan = read_scan(path) if scan is None else scan
+                layer = [self._viewer.add_layer(Layer.create(d, kw, k)) for d, kw, k in scan_to_layers(scan)][0]
+            self.opened_layer = layer
             _viewer.show_3d(self._viewer)
             self._say(expl.text())
 
