@@ -44,16 +44,16 @@ def comparison_options(paper: str | None) -> tuple[list[tuple[str, tuple]], list
         Confusion: every stored confusion matrix of the paper. Accuracy: the diagonals of those matrices and
         every row of the tables with per-expression columns.
     """
-    from ferbench.papers import PAPERS, list_confusion_matrices, list_tables, table
+    from ferbench.papers import PAPERS, list_tables, table
+    from ferbench.views.results import paper_comparisons
 
     conf: list[tuple[str, tuple]] = [(NONE, ())]
     acc: list[tuple[str, tuple]] = [(NONE, ())]
     if paper not in PAPERS:
         return conf, acc
-    for _, tid, variant in list_confusion_matrices(paper):
-        lab = f"{_tname(tid)}" + (f" ({variant})" if variant else "")
-        conf.append((lab, (tid, variant)))
-        acc.append((lab + ", diagonal", (tid, variant)))
+    for lab, choice in paper_comparisons(paper):
+        conf.append((lab, choice))
+        acc.append((lab + ", diagonal", choice))
     for _, tid, _caption in list_tables(paper):
         t = table(paper, tid)
         if t.extra.get("per_class_columns") and not t.extra.get("confusion_matrices"):
@@ -63,7 +63,9 @@ def comparison_options(paper: str | None) -> tuple[list[tuple[str, tuple]], list
 
 
 def _tname(tid: str) -> str:
-    return f"Fig. {tid[3:]}" if tid.lower().startswith("fig") else f"Table {tid}"
+    from ferbench.views.results import _table_name
+
+    return _table_name(tid)
 
 
 def default_comparison(paper: str | None) -> tuple[tuple, tuple]:

@@ -142,8 +142,10 @@ def paper_comparisons(paper: str | None) -> list[tuple[str, tuple]]:
 
     if paper not in PAPERS:
         return []
-    out = []
-    for _, tid, variant in list_confusion_matrices(paper):
-        name = f"Fig. {tid[3:]}" if tid.lower().startswith("fig") else f"Table {tid}"
-        out.append((name + (f" ({variant})" if variant else ""), (tid, variant)))
-    return out
+    return [(_table_name(tid) + (f" ({variant})" if variant else ""), (tid, variant))
+            for _, tid, variant in list_confusion_matrices(paper)]
+
+
+def _table_name(tid: str) -> str:
+    """A paper's table or figure id as a label: ``"IV"`` -> ``"Table IV"``, ``"fig4"`` -> ``"Fig. 4"``."""
+    return f"Fig. {tid[3:]}" if tid.lower().startswith("fig") else f"Table {tid}"
