@@ -514,19 +514,16 @@ class GEMaxTauWidget(_ScanLayerWidget):
             md = {"ferbench_map": "gemax", "tau": view.tau, "entropy_bits": view.entropy, "synthetic": view.synthetic,
                   tasks.SOURCE_KEY: scan.meta.source_path, tasks.KIND_KEY: "gemax"}
             group = f"gemax {tasks.scan_name(scan)}"
-            old = _viewer.group_layers(self._viewer, group)
-            if old and old[0].data.shape == view.map.shape:
-                old[0].data = view.map
-                old[0].metadata.update(md)
-            else:
-                from ferbench_napari.tasks import label_layer_tuple
-
-                kw = {"name": name, "colormap": "gray", "contrast_limits": (0, tasks.GEMAX_K - 1), "metadata": md}
-                lab = label_layer_tuple(f"{name} label", [(0.0, 0.0)], float(view.map.shape[0]),
-                                        [f"GEMax depth map of {title}"], dict(md, **{tasks.KIND_KEY: "labels"}))
-                kw["translate"] = (0.18 * view.map.shape[0], 0.0)
-                lab[0][:, 0] += 0.18 * view.map.shape[0]
-                _viewer.replace_group(self._viewer, group, [(view.map, kw, "image"), lab], show=show)
+            shown = [lay for lay in _viewer.group_layers(self._viewer, group)
+                     if lay.metadata.get(tasks.KIND_KEY) == "gemax"]
+            # another τ of the map on show: updated in place, the view neither switched nor re-zoomed
+            step = bool(shown) and shown[0].data.shape == view.map.shape
+            kw = {"name": name, "colormap": "gray", "contrast_limits": (0, tasks.GEMAX_K - 1), "metadata": md}
+            lab = tasks.label_layer_tuple(f"{name} label", [(0.0, 0.0)], float(view.map.shape[0]),
+                                          [f"GEMax depth map of {title}"], dict(md, **{tasks.KIND_KEY: "labels"}))
+            kw["translate"] = (0.18 * view.map.shape[0], 0.0)
+            lab[0][:, 0] += 0.18 * view.map.shape[0]
+            _viewer.replace_group(self._viewer, group, [(view.map, kw, "image"), lab], show=show and not step)
             self._say(view.text())
 
         def on_finish() -> None:
