@@ -307,23 +307,36 @@ class Predictor:
             return inputs_for_scan(scan, self.networks[0])[0].numpy()
         return _input_job(*self.job(scan))
 
-    def probabilities(self, x) -> np.ndarray:
-        """Mean over folds of the softmax probabilities, ``(B, n_classes)`` float64, for a stacked batch."""
+    def fold_probabilities(self, x) -> list[np.ndarray]:
+        """Softmax probabilities of each fold's model, ``(B, n_classes)`` float64 (computed in float32), for a
+        stacked batch."""
         import torch
 
         x = torch.as_tensor(x)
-        acc = None
+        out_p = []
         with torch.no_grad():
             for net in self.networks:
                 dev = next(net.parameters()).device
                 out = net(x.to(dev))
                 logits = out["logits"] if isinstance(out, dict) else out
-                p = torch.softmax(logits.float(), dim=1).double().cpu().numpy()
-                acc = p if acc is None else acc + p
+                out_p.append(torch.softmax(logits.float(), dim=1).double().cpu().numpy())
+        return out_p
+
+    def probabilities(self, x) -> np.ndarray:
+        """Mean over folds of the softmax probabilities, ``(B, n_classes)`` float64, for a stacked batch."""
+        acc = None
+        for p in self.fold_probabilities(x):
+            acc = p if acc is None else acc + p
         return acc / len(self.networks)
 
     def heatmaps(self, x, targets: Sequence[int], method: str) -> list[dict[str, np.ndarray]]:
         """Per scan of the batch ``{"<method> <modality>": (H, W)}`` for ``targets``, averaged over folds."""
+        mean = self.mean_heatmaps(x, targets, method)
+        return [{k: a[i].astype(np.float32) for k, a in mean.items()} for i in range(len(x))]
+
+    def mean_heatmaps(self, x, targets: Sequence[int], method: str) -> dict[str, np.ndarray]:
+        """``{"<method> <modality>": (B, H, W)}`` float64 for ``targets``, averaged over folds (:meth:`heatmaps`
+        per scan, before it rounds them to float32)."""
         import torch
 
         from ferbench.explain import cam_maps_per_modality, gradient_saliency
@@ -341,7 +354,7 @@ class Predictor:
             for k, a in maps.items():
                 total[k] = total[k] + a if k in total else np.asarray(a, dtype=np.float64)
         n = len(self.networks)
-        return [{k: (a[i] / n).astype(np.float32) for k, a in total.items()} for i in range(len(x))]
+        return {k: a / n for k, a in total.items()}
 
     def prediction(self, path: str, probs: np.ndarray, *, synthetic: bool = False) -> Prediction:
         return Prediction(path=path, predicted_class=self.classes[int(np.argmax(probs))], probabilities=probs,
@@ -668,8 +681,8 @@ def write_cam_images(prediction: Prediction, out_dir: str | os.PathLike, *, name
     """Write one PNG per heat map of a prediction: the model input beside the heat map over it.
 
     Files are ``<out_dir>/<name>__<method>_<modality>.png`` (``name``: the scan's stem by default); the input
-    shown is the heat map's modality (the first input for a map over all inputs). Small inputs are enlarged (nearest) to ``min_side`` pixels,
-    and a caption names the file, the predicted expression and its probability (and "synthetic").
+    shown is the heat map's modality (the first input for a map over all inputs). Small inputs are enlarged
+    (nearest) to ``min_side`` pixels, and a caption names the file, the predicted expression and its probability (and "synthetic").
 
     Returns
     -------

@@ -118,9 +118,8 @@ def prediction_view(run, scan, folds: int | str | Sequence[int] = "all", method:
     import torch
 
     from ferbench.errors import FerbenchError
-    from ferbench.eval.data import inputs_for_scan
+    from ferbench.eval.inference import Predictor
     from ferbench.eval.results import Run, open_run
-    from ferbench.explain import cam_maps_per_modality
     from ferbench.preprocess import preprocess_scan, vertex_values_from_grid
     from ferbench.views.explanation import EXPLAIN_METHODS, modality_images
 
@@ -145,45 +144,25 @@ def prediction_view(run, scan, folds: int | str | Sequence[int] = "all", method:
     for f in chosen:
         if cache.get(f) is None:
             cache[f] = run.load_fold_model(f, device=device, factory=factory)
-    try:        # the input pipeline of `ferbench predict` (the run's own map function where it has one)
-        from ferbench.eval.inference import Predictor
-    except ImportError:  # pragma: no cover - older ferbench
-        Predictor = None
-    if Predictor is not None:
-        predictor = Predictor([cache[f] for f in chosen], run=str(run.path), synthetic=run.synthetic)
-        src = scan
-        own = scan.meta.source_path
+    # the input pipeline of `ferbench predict` (the run's own map function where it has one)
+    predictor = Predictor([cache[f] for f in chosen], run=str(run.path), synthetic=run.synthetic)
+    src = scan          # the scan already read: ferbench's maps are computed from it as from its file
+    own = scan.meta.source_path
+    if predictor.map_fn is not None or predictor.modality != "3d":      # these inputs are computed from files
         if path is not None:
             src = path
-        elif (predictor.map_fn is not None or predictor.modality != "3d") and own and os.path.isfile(str(own)):
+        elif own and os.path.isfile(str(own)):
             src = str(own)
-        x = torch.from_numpy(np.asarray(predictor.input_for(src), np.float32)[None])
-    else:
-        x = inputs_for_scan(scan, cache[chosen[0]].model)
-    probs, cams = [], []
-    classes: list[str] = []
-    dev = "cpu"
-    for f in chosen:
-        net = cache[f].model
-        classes = list(cache[f].classes)
-        d = next(net.parameters()).device
-        dev = str(d)
-        with torch.no_grad():
-            out = net(x.to(d))
-            logits = out["logits"] if isinstance(out, dict) else out
-            probs.append(torch.softmax(logits.float(), 1)[0].cpu().numpy())
-    fold_probs = np.stack(probs)
+    x = torch.from_numpy(np.asarray(predictor.input_for(src), np.float32)[None])
+    classes = list(predictor.classes)
+    # each fold's softmax is computed in float32: kept as float32 here, as before
+    fold_probs = np.stack([p[0] for p in predictor.fold_probabilities(x)]).astype(np.float32)
     mean = fold_probs.mean(0)
     pred = classes[int(mean.argmax())]
     target = pred if class_name is None else class_name
     if target not in classes:
         raise FerbenchError(f"unknown class {target!r}; the run's classes are {', '.join(classes)}")
-    t = classes.index(target)
-    for f in chosen:
-        net = cache[f].model
-        cams.append({m: np.asarray(a, np.float64)[0]
-                     for m, a in cam_maps_per_modality(net, x.to(next(net.parameters()).device), method, [t]).items()})
-    heat = {m: np.mean([c[m] for c in cams], axis=0) for m in cams[0]}
+    heat = {k[len(method) + 1:]: a[0] for k, a in predictor.mean_heatmaps(x, [classes.index(target)], method).items()}
     cam = np.mean(list(heat.values()), axis=0)
     inputs = {k: v[0] for k, v in modality_images(cache[chosen[0]].model, x).items()}
     grid = preprocess_scan(scan, size=int(cam.shape[0]))
@@ -193,5 +172,5 @@ def prediction_view(run, scan, folds: int | str | Sequence[int] = "all", method:
     return PredictionView(run_path=str(run.path), folds=chosen, classes=classes, probabilities=mean,
                           fold_probabilities=fold_probs, predicted_class=pred, cam_class=target, method=method,
                           inputs=inputs, heatmaps=heat, cam=cam, vertex_values=np.asarray(vals, np.float64),
-                          device=dev, scan_name=os.path.basename(str(src)) if src else "scan",
+                          device=predictor.device, scan_name=os.path.basename(str(src)) if src else "scan",
                           synthetic=bool(scan.meta.synthetic) or run.synthetic)
