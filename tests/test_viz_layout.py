@@ -75,3 +75,25 @@ def test_explanation_display_labels_columns():
     titles = [a.get_title() for a in d.axes_.ravel()]
     assert titles == ["input: depth", "input: texture", "", "gradcam depth", "gradcam texture", "attention fused"]
     assert d.base_for("gradcam depth") == "depth" and d.base_for("attention fused") == "depth"
+
+
+def test_embedding_rings_misclassified_and_the_chosen_point_in_the_core():
+    from ferbench.viz import EmbeddingDisplay
+
+    rng = np.random.default_rng(0)
+    pts, bad = rng.normal(size=(30, 2)), np.arange(30) % 4 == 0
+    d = EmbeddingDisplay(pts, np.arange(30) % 6, title="PCA (synthetic)", misclassified=bad).plot(misclassified=True)
+    np.testing.assert_allclose(d.misclassified_.get_offsets(), pts[bad])
+    assert "misclassified" in [t.get_text() for t in d.ax_.get_legend().get_texts()]
+    leg, ax = _renderer_boxes(d.figure_, d.ax_.get_legend(), d.ax_)
+    assert leg.x0 >= ax.x1 - 1                                     # the legend stays outside the points
+    limits = (d.ax_.get_xlim(), d.ax_.get_ylim())
+    assert d.chosen_ is None
+    d.mark(3).mark(7, "8")                                         # one ring, moved; a label beside it
+    np.testing.assert_allclose(d.chosen_.get_offsets(), pts[7:8])
+    assert d.chosen_label_.get_text() == "8" and tuple(d.chosen_.get_edgecolor()[0][:3]) == (1.0, 0.0, 0.0)
+    d.figure_.canvas.draw()
+    assert (d.ax_.get_xlim(), d.ax_.get_ylim()) == limits
+    plain = EmbeddingDisplay(pts, np.arange(30) % 6).plot(chosen=2, chosen_label="3")
+    assert plain.misclassified_ is None and tuple(plain.chosen_.get_edgecolor()[0][:3]) == (0.0, 0.0, 0.0)
+    assert len(plain.collections_) == 6

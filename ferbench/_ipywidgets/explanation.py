@@ -279,7 +279,7 @@ class EmbeddingPanel:
         self.hover = widgets.HTML()
         self.text = widgets.HTML()
         self.output = widgets.Output()
-        self.canvas = self.scatter_figure = self.scatter_ax = None
+        self.canvas = self.scatter_figure = self.scatter_ax = self.scatter_display = None
         if interactive is not False and len(opts):
             self._make_canvas()
             if interactive and self.canvas is None:
@@ -312,12 +312,7 @@ class EmbeddingPanel:
         if canvas is None:
             return
         ax = fig.subplots()
-        EmbeddingDisplay.from_view(self.view).plot(ax=ax)
-        self._ring = ax.scatter([0.0], [0.0], s=160, facecolors="none", edgecolors="black", linewidths=2.0,
-                                zorder=5)
-        self._ring_label = ax.annotate("", (0.0, 0.0), xytext=(6, 6), textcoords="offset points", fontsize=8,
-                                       zorder=6)
-        self._ring_label.set_in_layout(False)
+        self.scatter_display = EmbeddingDisplay.from_view(self.view).plot(ax=ax)
         # lay out once, then freeze: the points keep their pixels (point_pixel, hover, clicks) whatever moves
         fig.draw_without_rendering()
         ax.set_autoscale_on(False)
@@ -326,6 +321,15 @@ class EmbeddingPanel:
         canvas.mpl_connect("button_press_event", self._on_click)
         canvas.mpl_connect("motion_notify_event", self._on_move)
         canvas.mpl_connect("figure_leave_event", lambda event: self._set_hover(None))
+
+    @property
+    def _ring(self):
+        """The chosen point's ring in the interactive scatter (:meth:`EmbeddingDisplay.mark`)."""
+        return None if self.scatter_display is None else self.scatter_display.chosen_
+
+    @property
+    def _ring_label(self):
+        return None if self.scatter_display is None else self.scatter_display.chosen_label_
 
     def _dpr(self) -> float:
         return float(getattr(self.canvas, "device_pixel_ratio", 1.0) or 1.0)
@@ -373,19 +377,14 @@ class EmbeddingPanel:
     # -- drawing ---------------------------------------------------------------------------------------------
     def figure(self, point: int):
         """The scatter with ``point`` ringed, beside that scan's explanation (a matplotlib Figure)."""
-        import numpy as np
-
         from ferbench.viz.explanations import EmbeddingDisplay, ExplanationDisplay
 
         ex = self.explanation
         n = max(len(ex.inputs), len(ex.heatmaps), 1) if ex is not None else 1
         fig = new_figure(5.8 + 1.9 * n, 5.0)
         left, right = fig.subfigures(1, 2, width_ratios=[5.8, 1.9 * n])
-        ax = left.subplots()
-        EmbeddingDisplay.from_view(self.view).plot(ax=ax)
-        p = np.asarray(self.view.points)[int(point)]
-        ax.scatter([p[0]], [p[1]], s=160, facecolors="none", edgecolors="black", linewidths=2.0, zorder=5)
-        ax.annotate(str(int(point) + 1), p, xytext=(6, 6), textcoords="offset points", fontsize=8)
+        EmbeddingDisplay.from_view(self.view).plot(ax=left.subplots(), chosen=int(point),
+                                                   chosen_label=str(int(point) + 1))
         if ex is not None:
             ExplanationDisplay.from_view(ex).plot(ax=right)
         return fig
@@ -413,10 +412,7 @@ class EmbeddingPanel:
         if self.canvas is None:
             show_figure(self.output, self.figure(i))
             return
-        p = self.view.points[i]
-        self._ring.set_offsets([p])
-        self._ring_label.xy = (float(p[0]), float(p[1]))
-        self._ring_label.set_text(str(i + 1))
+        self.scatter_display.mark(i, str(i + 1))
         self.canvas.draw_idle()
         fig = self.explanation_figure()
         if fig is None:

@@ -269,15 +269,23 @@ class EmbeddingDisplay(Display):
         Panel title; should name the feature and the data (synthetic / real).
     source
         Provenance label (``run_source(...)``), used by :meth:`ferbench.report.Report.add_display`.
+    misclassified
+        ``(N,)`` bool per point, or None; :meth:`plot` can ring these.
 
     Attributes
     ----------
     figure_, ax_
         Set by :meth:`plot` (see :class:`ferbench.viz._common.Display`).
+    collections_
+        One scatter per class drawn.
+    misclassified_
+        The rings of the misclassified points (``plot(misclassified=True)``), else None.
+    chosen_, chosen_label_
+        The ring of the chosen point and its label (:meth:`mark`), else None.
     """
 
     def __init__(self, embedding, labels, *, class_names: Sequence[str] = EXPRESSIONS, title: str = "",
-                 source: str | None = None):
+                 source: str | None = None, misclassified=None):
         self.embedding = np.asarray(embedding, dtype=np.float64)
         self.labels = np.asarray(labels).astype(np.int64).reshape(-1)
         if self.embedding.ndim != 2 or self.embedding.shape[1] != 2 or self.embedding.shape[0] != self.labels.size:
@@ -288,12 +296,16 @@ class EmbeddingDisplay(Display):
         self.class_names = [str(c) for c in class_names]
         self.title = title
         self.source = source
+        self.misclassified = None if misclassified is None else np.asarray(misclassified, dtype=bool).reshape(-1)
+        if self.misclassified is not None and self.misclassified.size != self.labels.size:
+            raise VizError(f"{self.misclassified.size} misclassified flags for {self.labels.size} points")
 
     @classmethod
     def from_view(cls, view) -> "EmbeddingDisplay":
-        """From a :class:`ferbench.views.EmbeddingView` (points coloured by true class)."""
+        """From a :class:`ferbench.views.EmbeddingView` (points coloured by true class; its misclassified
+        points can be ringed)."""
         disp = cls(view.points, view.y_true, class_names=view.classes, title=view.title,
-                   source=run_source(view.synthetic))
+                   source=run_source(view.synthetic), misclassified=view.misclassified)
         disp.view = view
         return disp
 
@@ -332,8 +344,23 @@ class EmbeddingDisplay(Display):
         return cls.from_features(feats, labels, feature_name=f"{type(model).__name__}.{name}",
                                  synthetic=synthetic, **kwargs)
 
-    def plot(self, ax=None, *, s: float = 12.0, legend: bool = True) -> "EmbeddingDisplay":
-        """Scatter, one fixed colour per expression (``ax``: an Axes, a Figure to add one to, or None)."""
+    def plot(self, ax=None, *, s: float = 12.0, legend: bool = True, misclassified: bool = False,
+             chosen: int | None = None, chosen_label: str | None = None) -> "EmbeddingDisplay":
+        """Scatter, one fixed colour per expression.
+
+        Parameters
+        ----------
+        ax
+            An Axes, a Figure to add one to, or None.
+        s
+            Marker area (points²).
+        legend
+            Classes (and the misclassified rings) in a legend right of the axes.
+        misclassified
+            Ring the misclassified points in black (needs the ``misclassified`` flags).
+        chosen, chosen_label
+            Ring this point and label it (:meth:`mark`).
+        """
         fig, ax = self._single_axes(ax, (5.6, 4.2))
         self.collections_ = []
         for c, name in enumerate(self.class_names):
@@ -341,12 +368,43 @@ class EmbeddingDisplay(Display):
             if sel.any():
                 self.collections_.append(ax.scatter(self.embedding[sel, 0], self.embedding[sel, 1], s=s,
                                                     color=class_color(name, c), label=name, alpha=0.85))
+        self.misclassified_ = self.chosen_ = self.chosen_label_ = None
+        self._chosen_color = "red" if misclassified else "black"     # black rings are taken by the misclassified
+        bad = self.misclassified
+        if misclassified and bad is not None and bad.any():
+            self.misclassified_ = ax.scatter(self.embedding[bad, 0], self.embedding[bad, 1], s=2.25 * s,
+                                             facecolors="none", edgecolors="black", linewidths=1.2,
+                                             label="misclassified")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(wrap_title(self.title, axes_width_in(ax), 9), fontsize=9)
         if legend:  # outside the axes, right: inside it hid points
             ax.legend(fontsize=7, markerscale=1.2, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
         self.figure_, self.ax_ = fig, ax
+        if chosen is not None:
+            self.mark(chosen, chosen_label)
+        return self
+
+    def mark(self, point: int, label: str | None = None) -> "EmbeddingDisplay":
+        """Ring point ``point`` (the chosen one: one ring, moved by later calls) and, with ``label``, write it
+        beside the ring. Red beside the misclassified rings, else black; neither moves the axes' limits or
+        layout. Call after :meth:`plot`; redraw the canvas to see it."""
+        if not hasattr(self, "ax_"):
+            raise VizError("EmbeddingDisplay.mark: plot() first")
+        x, y = (float(v) for v in self.embedding[int(point)])
+        if self.chosen_ is None:
+            self.chosen_ = self.ax_.scatter([x], [y], s=160, facecolors="none", edgecolors=self._chosen_color,
+                                            linewidths=2.0, zorder=5)
+        else:
+            self.chosen_.set_offsets([[x, y]])
+        if label is not None:
+            if self.chosen_label_ is None:
+                self.chosen_label_ = self.ax_.annotate(str(label), (x, y), xytext=(6, 6), textcoords="offset points",
+                                                       fontsize=8, zorder=6)
+                self.chosen_label_.set_in_layout(False)
+            else:
+                self.chosen_label_.xy = (x, y)
+                self.chosen_label_.set_text(str(label))
         return self
 
 

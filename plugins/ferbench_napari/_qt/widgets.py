@@ -741,6 +741,7 @@ class EmbeddingWidget(_FoldRunWidget):
     def __init__(self, napari_viewer: "napari.viewer.Viewer") -> None:
         super().__init__(napari_viewer)
         self.view = None
+        self.embedding_display = None
         self.explanation = None
         self.opened_layer = None
         self.selected: int | None = None
@@ -779,16 +780,16 @@ class EmbeddingWidget(_FoldRunWidget):
         v = self.view
         ax = self._ax
         ax.clear()
-        EmbeddingDisplay.from_view(v).plot(ax, s=40)
-        bad = v.misclassified
-        if bad.any():
-            ax.scatter(v.points[bad, 0], v.points[bad, 1], s=90, facecolors="none", edgecolors="black",
-                       linewidths=1.2, label="misclassified")
-            ax.legend(fontsize=7, loc="best")
+        self.embedding_display = EmbeddingDisplay.from_view(v).plot(ax, s=40, misclassified=True)
         self._pick_artist = ax.scatter(v.points[:, 0], v.points[:, 1], s=30, alpha=0.0, picker=True, pickradius=6)
-        self._ring = ax.scatter([], [], s=160, facecolors="none", edgecolors="red", linewidths=2)
         ax.title.set_fontsize(8)
         self._canvas.draw_idle()
+
+    @property
+    def _ring(self) -> Any:
+        """The chosen point's ring (None before a point is chosen)."""
+        d = self.embedding_display
+        return None if d is None else d.chosen_
 
     def _on_pick(self, event: Any) -> None:
         if event.artist is not getattr(self, "_pick_artist", None) or not len(event.ind):
@@ -812,7 +813,7 @@ class EmbeddingWidget(_FoldRunWidget):
         if v is None or run is None:
             return None
         self.selected = i
-        self._ring.set_offsets(v.points[i:i + 1])
+        self.embedding_display.mark(i)
         self._canvas.draw()
         path = v.paths[i]
         is_open = _viewer.scan_layer(self._viewer, path) is not None    # a scan already shown is not read again
