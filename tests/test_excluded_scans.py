@@ -137,3 +137,15 @@ def test_default_traits_give_a_few_scans_without_texture():
     share = np.mean(["missing_texture" in g for g in got])
     assert 0.02 < share < 0.04
     assert [tuple(t for t in g if t != "missing_texture") for g in got] == old
+
+
+def test_draw_traits_default_is_the_datasets_default():
+    """A plain draw_traits(rng, share) is the datasets' draw (missing_texture rare); kinds named explicitly are
+    all equally likely."""
+    from ferbench.synth.scanner import DEFAULT_TRAITS, RARE_TRAITS, draw_traits
+
+    plain = [draw_traits(np.random.default_rng(i), 0.3) for i in range(2000)]
+    assert plain == [draw_traits(np.random.default_rng(i), 0.3, DEFAULT_TRAITS, RARE_TRAITS) for i in range(2000)]
+    assert 0.02 < np.mean(["missing_texture" in d for d in plain]) < 0.04
+    equal = [draw_traits(np.random.default_rng(i), 0.3, DEFAULT_TRAITS) for i in range(2000)]
+    assert np.mean(["missing_texture" in d for d in equal]) > 0.1

@@ -149,7 +149,7 @@ def _subject_job(*args) -> list[dict]:
 
 def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, model_spec: tuple, out_dir: str,
                        texture_size: int, image_size: int, traits_share: float = 0.0,
-                       trait_kinds: tuple = (), rare_traits: dict | None = None) -> list[dict]:
+                       trait_kinds: tuple | None = None) -> list[dict]:
     from ferbench.io.bosphorus import BOSPHORUS_LANDMARK_NAMES, bosphorus_stem, write_bnt, write_lm2, write_lm3
     from ferbench.io.bu3dfe import bu3dfe_filename, write_bnd, write_wrl
     from ferbench.io.images import write_image
@@ -184,7 +184,7 @@ def _subject_job_inner(layout: str, index: int, subject_id: str, seed: int, mode
 
             t_rng = _rng(seed, code, index, 100 + e_idx, level)
             r_rng = _rng(seed, code, index, 200 + e_idx, level)  # rare traits: their own stream
-            scan = apply_traits(scan, draw_traits(t_rng, traits_share, trait_kinds, rare_traits, r_rng), t_rng)
+            scan = apply_traits(scan, draw_traits(t_rng, traits_share, trait_kinds, rare_rng=r_rng), t_rng)
         traits = scan.meta.extra.get("scanner_traits", ())
         if layout == "bu3dfe":
             stem = bu3dfe_filename(subject_id, expression, level, race=subject.race, kind="F3D", ext="")
@@ -441,13 +441,12 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
         raise ModelAssetError(f"{model_dir}: face model folder not found")
     from ferbench.synth.scanner import DEFAULT_TRAITS, TRAITS
 
-    from ferbench.synth.scanner import RARE_TRAITS
-
-    rare_traits = dict(RARE_TRAITS) if trait_kinds is None else {}  # kinds named explicitly: all equally likely
-    trait_kinds = tuple(DEFAULT_TRAITS if trait_kinds is None else trait_kinds)
-    if [t for t in trait_kinds if t not in TRAITS] or not 0.0 <= float(scanner_traits) <= 1.0:
+    kinds = DEFAULT_TRAITS if trait_kinds is None else tuple(trait_kinds)
+    if [t for t in kinds if t not in TRAITS] or not 0.0 <= float(scanner_traits) <= 1.0:
         raise ValueError(f"scanner_traits must be in [0, 1] and trait_kinds some of {TRAITS}, "
-                         f"got {scanner_traits!r}, {trait_kinds!r}")
+                         f"got {scanner_traits!r}, {kinds!r}")
+    # None: draw_traits' default (missing_texture rare); kinds named explicitly are all equally likely
+    trait_kinds = None if trait_kinds is None else kinds
     model = load_face_model(model_dir, face_model=face_model, allow_fallback=allow_fallback)
     # workers reload exactly this model
     kind = {"ict-face-light": "ict", "surrey-sfm3448": "sfm"}.get(model.name, "procedural")
@@ -461,7 +460,7 @@ def generate_dataset(out_dir: str | os.PathLike, n_subjects: int = 100, seed: in
     for layout in layouts:
         ids = bu3dfe_subject_ids(n_subjects) if layout == "bu3dfe" else bosphorus_subject_ids(n_subjects)
         jobs += [(layout, i, sid, seed, src, str(build), int(texture_size), int(image_size), float(scanner_traits),
-                  trait_kinds, rare_traits) for i, sid in enumerate(ids)]
+                  trait_kinds) for i, sid in enumerate(ids)]
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     n_workers = max(1, min(n_workers, len(jobs)))
 

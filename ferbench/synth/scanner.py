@@ -241,14 +241,19 @@ def apply_traits(scan: Scan, traits: Sequence[str], rng: np.random.Generator) ->
     return out
 
 
-def draw_traits(rng: np.random.Generator, share: float, kinds: Sequence[str] = DEFAULT_TRAITS,
+def draw_traits(rng: np.random.Generator, share: float, kinds: Sequence[str] | None = None,
                 rare: dict[str, float] | None = None, rare_rng: np.random.Generator | None = None) -> tuple[str, ...]:
     """Which traits one dataset scan gets: with probability ``share`` a non-empty random subset of ``kinds``
     (each kind with probability 1/2, at least one), else none.
 
     Kinds named in ``rare`` (``{kind: fraction}``, e.g. :data:`RARE_TRAITS`) are left out of that subset and
     given on their own with probability ``share * fraction``, drawn from ``rare_rng`` (default: ``rng``,
-    after the others)."""
+    after the others). Without ``kinds`` the draw is the datasets' default: :data:`DEFAULT_TRAITS` with
+    ``rare`` defaulting to :data:`RARE_TRAITS`; kinds named explicitly are all equally likely unless ``rare``
+    is given too."""
+    if kinds is None:
+        kinds = DEFAULT_TRAITS
+        rare = RARE_TRAITS if rare is None else rare
     rare = {k: float(v) for k, v in (rare or {}).items() if k in tuple(kinds)}
     if rare:
         common = tuple(k for k in kinds if k not in rare)
