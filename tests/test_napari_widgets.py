@@ -56,6 +56,39 @@ def test_layout_helpers():
         "ferbench: cannot explain x in run: z.json: bad"
 
 
+def test_workers_wait_for_the_import_warm_up():
+    """A dock's worker starts its work only once the warm-up's imports have ended (no two threads importing
+    torchvision at once); a generator stays a generator."""
+    import inspect
+    import threading
+
+    ran = threading.Event()
+    wrapped = tasks.after_warm_up(lambda x: ran.set() or x + 1)
+    tasks.warm_up_started()
+    try:
+        out = []
+        t = threading.Thread(target=lambda: out.append(wrapped(1)))
+        t.start()
+        assert not ran.wait(0.3)                         # held while the warm-up runs
+        assert "torch" in tasks.warm_up_imports()        # its end releases the worker
+        t.join(10)
+        assert ran.is_set() and out == [2]
+    finally:
+        tasks.warm_up_imports()
+
+    def counting(n):
+        yield from range(n)
+        return "done"
+
+    gen = tasks.after_warm_up(counting)
+    assert inspect.isgeneratorfunction(gen)
+    it = gen(3)
+    assert [next(it) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(StopIteration) as stop:
+        next(it)
+    assert stop.value.value == "done"
+
+
 def test_2d_view_collapses_only_the_axes_of_hidden_scans():
     napari = pytest.importorskip("napari")
     from ferbench_napari import _viewer

@@ -17,8 +17,11 @@ in their names and ``metadata["synthetic"] = True``.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from typing import TYPE_CHECKING, Any, Generator, Sequence
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Generator, Sequence
 
 import numpy as np
 
@@ -37,7 +40,7 @@ __all__ = [
     "block_late_triton_import", "KIND_KEY", "SCAN_KINDS", "short_scan_name",
     "grid_origins", "label_layer_tuple", "map_grid_layers", "explanation_cells", "explanation_grid_layers",
     "prediction_grid_layers", "scan_xyz_from_napari", "short_path_error", "held_out_choices", "fold_choices",
-    "explanation_view_layers", "warm_up_imports", "GROUP_KEY",
+    "explanation_view_layers", "warm_up_imports", "warm_up_started", "after_warm_up", "GROUP_KEY",
 ]
 
 KIND_KEY = "ferbench_kind"
@@ -446,13 +449,50 @@ def warm_up_imports() -> list[str]:
     """
     import importlib
 
-    block_late_triton_import()        # before torchvision: see its docstring
-    done = []
-    for name in ("torch", "ferbench.maps", "torchvision", "pytorch_grad_cam", "ferbench.explain",
-                 "ferbench.eval.data", "sklearn.manifold"):
-        try:
-            importlib.import_module(name)
-            done.append(name)
-        except ImportError:
-            pass
-    return done
+    try:
+        block_late_triton_import()        # before torchvision: see its docstring
+        done = []
+        for name in ("torch", "ferbench.maps", "torchvision", "pytorch_grad_cam", "ferbench.explain",
+                     "ferbench.eval.data", "sklearn.manifold"):
+            try:
+                importlib.import_module(name)
+                done.append(name)
+            except ImportError:
+                pass
+        return done
+    finally:
+        _IMPORTS_SETTLED.set()
+
+
+_IMPORTS_SETTLED = threading.Event()
+_IMPORTS_SETTLED.set()
+WARM_UP_WAIT_S = 300.0
+"""Longest a worker waits for the warm-up's imports (a stuck warm-up must not stop the docks for good)."""
+
+
+def warm_up_started() -> None:
+    """Say (from the thread that starts it) that :func:`warm_up_imports` is about to run in another thread.
+
+    Until it ends, functions wrapped by :func:`after_warm_up` wait: two threads importing torchvision at once
+    can meet in its circular imports, and Python then hands one of them a partially initialised module.
+    """
+    _IMPORTS_SETTLED.clear()
+
+
+def after_warm_up(fn: Callable) -> Callable:
+    """``fn`` for a worker thread: it first waits until a started :func:`warm_up_imports` has ended.
+
+    A generator function stays one (napari's ``create_worker`` makes a generator worker of it).
+    """
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args: Any, **kwargs: Any) -> Generator:
+            _IMPORTS_SETTLED.wait(WARM_UP_WAIT_S)
+            return (yield from fn(*args, **kwargs))
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _IMPORTS_SETTLED.wait(WARM_UP_WAIT_S)
+        return fn(*args, **kwargs)
+    return call

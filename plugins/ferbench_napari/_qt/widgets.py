@@ -38,6 +38,7 @@ _WARM: dict[str, Any] = {}
 def _warm_up() -> None:
     """Start importing torch & co. in a worker thread, once per process (see :func:`tasks.warm_up_imports`)."""
     if "worker" not in _WARM:
+        tasks.warm_up_started()          # the docks' workers wait for it (tasks.after_warm_up)
         _WARM["worker"] = create_worker(tasks.warm_up_imports, _start_thread=True)
 
 
@@ -156,7 +157,8 @@ class _ViewerWidget(Container):
         progress = {"desc": desc}
         if total:
             progress["total"] = total
-        self.worker = create_worker(fn, *args, _progress=progress, _connect=connect, _start_thread=False, **kwargs)
+        self.worker = create_worker(tasks.after_warm_up(fn), *args, _progress=progress, _connect=connect,
+                                    _start_thread=False, **kwargs)
         worker = self.worker
         worker.start()
         return worker
@@ -438,7 +440,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
         def on_finish() -> None:
             self._curve_worker = None
 
-        self._curve_worker = create_worker(entropy_curve, scan, taus, size,
+        self._curve_worker = create_worker(tasks.after_warm_up(entropy_curve), scan, taus, size,
                                            _progress={"desc": "GEMax entropy versus τ"},
                                            _connect={"returned": on_return, "finished": on_finish},
                                            _start_thread=False)
@@ -533,7 +535,7 @@ class GEMaxTauWidget(_ScanLayerWidget):
         def on_error(exc: BaseException) -> None:
             self._fail(tasks.one_line_error(f"compute GEMax (τ = {tau}) of", title, exc))
 
-        self._worker = create_worker(tasks.gemax_view, source, tau, size,
+        self._worker = create_worker(tasks.after_warm_up(tasks.gemax_view), source, tau, size,
                                      _progress={"desc": f"GEMax τ = {tau}: {title}"},
                                      _connect={"returned": on_return, "errored": on_error, "finished": on_finish},
                                      _start_thread=False)
