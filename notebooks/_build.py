@@ -142,23 +142,13 @@ print(explanation_panel.text.value)
 print("heat maps:", ", ".join(explanation_panel.view.heatmaps))
 display(explanation_panel.widget)'''
 
-CAM3D = '''from ferbench.io import read_scan
-from ferbench.preprocess import preprocess_scan, vertex_values_from_grid
-from ferbench.views import explanation_view
+CAM3D = '''from ferbench.views import explanation_on_surface
 
-held = run.held_out(0)
-pick = next((h for h in held if h.expression == "surprise" and h.intensity == 4), held[0])
-ev = explanation_view(run, 0, pick.position, "gradcam")
-cam_name = next(k for k in ev.heatmaps if k.startswith("gradcam"))
-cam = ev.heatmaps[cam_name]
-held_scan = read_scan(pick.path)
-grid3d = preprocess_scan(held_scan, size=cam.shape[0])      # the training crop, at the model's input size
-vals = vertex_values_from_grid(held_scan, cam, grid3d)
-print(ev.text())
-print(f"{cam_name} painted on {np.isfinite(vals).sum():,} of {len(vals):,} vertices (the rest lie outside "
-      "the model's crop)")
-show_scan(held_scan, vals, cmap="jet", clim=(0, 1), alpha=0.6, size=(460, 460),
-          title=title_label(f"{cam_name}, predicted {ev.predicted_class}", ev.synthetic))'''
+face = explanation_on_surface(run, fold=0)     # a level-4 surprise scan of fold 1 if it holds one
+print(face.view.text())
+print(f"{face.heat_name} painted on {np.isfinite(face.values).sum():,} of {len(face.values):,} vertices "
+      "(the rest lie outside the model's crop)")
+show_scan(face.scan, face.values, cmap="jet", clim=(0, 1), alpha=0.6, size=(460, 460), title=face.title)'''
 
 TAU_SLIDER = '''from ferbench._ipywidgets import TauSlider
 
@@ -287,8 +277,8 @@ def explanation_cells(extra: str = "") -> list:
 def cam3d_cells() -> list:
     text = ("## The explanation on the face, in 3D\n\nThe Grad-CAM of one held-out scan's prediction, painted "
             "onto that scan's surface: every vertex takes the heat-map value at the grid pixel it falls in "
-            "(`vertex_values_from_grid`, the inverse of the preprocessing's resampling). Red regions drove the "
-            "prediction; rotate to see the sides of the face.")
+            "(`explanation_on_surface`, with `vertex_values_from_grid`, the inverse of the preprocessing's "
+            "resampling). Red regions drove the prediction; rotate to see the sides of the face.")
     return [md(text), code(CAM3D)]
 
 

@@ -144,3 +144,23 @@ def test_cam_file_stems_are_unique_also_against_suffixed_stems():
     assert stems[0] == "x"
     assert stems[2] in ("x-2", "x-2-2")
     assert _unique_stems(["a/x.obj", "b/y.obj"]) == ["x", "y"]
+
+
+def test_explanation_on_surface_carries_a_held_out_cam_onto_its_scan(cm_run):
+    from ferbench.eval.results import open_run
+    from ferbench.io import read_scan
+    from ferbench.views import explanation_on_surface
+
+    run = open_run(cm_run)
+    held = run.held_out(0)
+    want = next((h for h in held if h.expression == "surprise" and h.intensity == 4), held[0])
+    face = explanation_on_surface(run, 0)                          # default: a level-4 surprise scan
+    assert face.view.record["path"] == want.path
+    assert face.heat_name == "gradcam gray" and face.heat_name in face.view.heatmaps
+    assert len(face.values) == len(read_scan(want.path).vertices) == len(face.scan.vertices)
+    inside = np.isfinite(face.values)
+    assert 0.3 < inside.mean() < 1.0                               # the crop holds the face, not the whole scan
+    assert face.values[inside].min() >= 0.0 and face.values[inside].max() <= 1.0
+    assert face.title == f"gradcam gray, predicted {face.view.predicted_class} (synthetic)"
+    other = explanation_on_surface(run, 0, held[0].position, "saliency")
+    assert other.heat_name == "saliency" and other.view.record["path"] == held[0].path

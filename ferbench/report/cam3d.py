@@ -31,27 +31,12 @@ def cam_on_face(run, fold: int = 0, scan_index: int | None = None, method: str =
     (image, view, heat_name)
         ``(H, W, 3)`` uint8 rendering, the :class:`ferbench.views.ExplanationView` and the heat map's name.
     """
-    from ferbench.eval.results import Run, open_run
-    from ferbench.io import read_scan
-    from ferbench.preprocess import preprocess_scan, vertex_values_from_grid
-    from ferbench.views.explanation import explanation_view
-    from ferbench.views.labels import title_label
+    from ferbench.views.explanation import explanation_on_surface
     from ferbench.viz.surface import render_scan_png
 
-    run = run if isinstance(run, Run) else open_run(run)
-    held = run.held_out(int(fold))
-    if scan_index is None:
-        pick = next((h for h in held if h.expression == "surprise" and h.intensity == 4), held[0])
-        scan_index = pick.position
-    ev = explanation_view(run, int(fold), int(scan_index), method, device=device)
-    name = next(k for k in ev.heatmaps if k.startswith(method))
-    cam = ev.heatmaps[name]
-    scan = read_scan(held[int(scan_index)].path)
-    grid = preprocess_scan(scan, size=cam.shape[0])          # the training crop at the model's input size
-    vals = vertex_values_from_grid(scan, cam, grid)
-    img = render_scan_png(scan, vals, size=size, cmap="jet", clim=(0, 1), alpha=0.6,
-                          title=title_label(f"{name}, predicted {ev.predicted_class}", ev.synthetic))
-    return np.asarray(img), ev, name
+    face = explanation_on_surface(run, fold, scan_index, method, device=device)
+    img = render_scan_png(face.scan, face.values, size=size, cmap="jet", clim=(0, 1), alpha=0.6, title=face.title)
+    return np.asarray(img), face.view, face.heat_name
 
 
 def add_cam_on_face(report, run, *, fold: int = 0, method: str = "gradcam", device: str | None = "cpu",

@@ -11,6 +11,7 @@ only turn these into HTML, layers or widgets.
 :func:`explanation_view`           one held-out scan of a fold: inputs, prediction, heat maps
 :func:`explain_scan`               the same for any scan, given a loaded model
 :func:`heat_base`                  the input a heat map is drawn over
+:func:`explanation_on_surface`     a held-out scan's Grad-CAM carried onto its 3D surface (per vertex)
 :func:`embedding_view`             2-D embedding (t-SNE / PCA) of a fold's held-out features
 :func:`nearest_point`              the embedding point under a click or hover (or None)
 :func:`point_position`             the held-out position (explanation_view's scan) of an embedding point
@@ -31,6 +32,7 @@ _LAZY = {
     "paper_table3_entropy": "gemax", "paper_table3_entropies": "gemax", "entropy_text": "gemax",
     "EXPLAIN_METHODS": "explanation", "ExplanationView": "explanation", "explanation_view": "explanation",
     "explain_scan": "explanation", "modality_images": "explanation", "heat_base": "explanation",
+    "SurfaceExplanation": "explanation", "explanation_on_surface": "explanation",
     "EmbeddingView": "embedding", "embedding_view": "embedding", "nearest_point": "embedding", "point_position": "embedding",
     "ResultsView": "results", "results_view": "results", "paper_comparisons": "results",
     "PredictionView": "prediction", "prediction_view": "prediction",

@@ -7,7 +7,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["EXPLAIN_METHODS", "ExplanationView", "modality_images", "explain_scan", "explanation_view", "heat_base"]
+__all__ = ["EXPLAIN_METHODS", "ExplanationView", "modality_images", "explain_scan", "explanation_view", "heat_base",
+           "SurfaceExplanation", "explanation_on_surface"]
 
 EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "hirescam", "gradcam++", "saliency")
 """Heat-map methods: pytorch-grad-cam methods per input modality, or the plain input-gradient saliency
@@ -248,3 +249,74 @@ def explanation_view(run, fold: int = 0, scan_index: int = 0, method: str = "gra
                            classes=list(classes), true_class=classes[int(y[0])], predicted_class=classes[pred],
                            probabilities=probs, inputs=inputs, heatmaps=heat, method=method,
                            synthetic=bool(rec.get("synthetic", False)))
+
+
+@dataclass
+class SurfaceExplanation:
+    """A heat map of one held-out scan's prediction, carried onto the scan's vertices.
+
+    Attributes
+    ----------
+    scan
+        The held-out scan as read from its file.
+    values
+        ``(n_vertices,)`` heat-map values in [0, 1] (NaN for vertices outside the model's crop).
+    view
+        The :class:`ExplanationView` the heat map comes from.
+    heat_name
+        Which of ``view.heatmaps`` was carried (e.g. ``"gradcam depth"``).
+    """
+
+    scan: Any
+    values: np.ndarray
+    view: ExplanationView
+    heat_name: str
+
+    @property
+    def title(self) -> str:
+        """``"gradcam depth, predicted surprise (synthetic)"``."""
+        from ferbench.views.labels import title_label
+
+        return title_label(f"{self.heat_name}, predicted {self.view.predicted_class}", self.view.synthetic)
+
+
+def explanation_on_surface(run, fold: int = 0, scan_index: int | None = None, method: str = "gradcam", *,
+                           device: str | None = "cpu", factory=None) -> SurfaceExplanation:
+    """The Grad-CAM (family) map of a held-out scan's prediction on the scan's 3D surface.
+
+    Every vertex takes the heat-map value of the grid pixel it falls in
+    (:func:`ferbench.preprocess.vertex_values_from_grid`, the inverse of the training crop's resampling at the
+    model's input size).
+
+    Parameters
+    ----------
+    run
+        A :class:`~ferbench.eval.results.Run` or a results folder.
+    fold
+        0-based split of the first round.
+    scan_index
+        0-based held-out position; default a level-4 surprise scan if the fold holds one (a clearly visible
+        expression), else the first.
+    method
+        One of :data:`EXPLAIN_METHODS`; a Grad-CAM family method carries its first modality's map.
+    device, factory
+        As for :func:`explanation_view`.
+
+    Returns
+    -------
+    SurfaceExplanation
+    """
+    from ferbench.eval.results import Run, open_run
+    from ferbench.io import read_scan
+    from ferbench.preprocess import preprocess_scan, vertex_values_from_grid
+
+    run = run if isinstance(run, Run) else open_run(run)
+    held = run.held_out(int(fold))
+    if scan_index is None:
+        scan_index = next((h for h in held if h.expression == "surprise" and h.intensity == 4), held[0]).position
+    view = explanation_view(run, int(fold), int(scan_index), method, device=device, factory=factory)
+    heat_name = next(k for k in view.heatmaps if k.startswith(method))
+    cam = view.heatmaps[heat_name]
+    scan = read_scan(held[int(scan_index)].path)
+    grid = preprocess_scan(scan, size=cam.shape[0])          # the training crop at the model's input size
+    return SurfaceExplanation(scan, vertex_values_from_grid(scan, cam, grid), view, heat_name)
