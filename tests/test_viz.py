@@ -87,6 +87,27 @@ def test_empty_class_row_is_nan_not_division_error():
     d.plot()
 
 
+def test_a_paper_matrix_without_any_cell_says_so_instead_of_blank_panels():
+    """CM-CNN's Fig. 6(b) is in the paper's figure image only (every cell null): its panel and the difference
+    say that, rather than showing empty axes; a matrix with some cells draws them and no note."""
+    yt, yp = _preds()
+    blank = np.full((6, 6), np.nan)
+    d = ConfusionComparisonDisplay.from_predictions(yt, yp, paper_matrix=blank, synthetic=True).plot()
+
+    def notes(ax):
+        cells = {id(t) for t in d.texts_}
+        return [t.get_text() for t in ax.texts if id(t) not in cells]
+
+    assert notes(d.axes_[0]) == []
+    assert len(notes(d.axes_[1])) == 1 and "paper's text" in notes(d.axes_[1])[0]
+    assert notes(d.axes_[2]) == ["no paper cell to compare"]
+    one_row = blank.copy()
+    one_row[0] = [96.2, 0.0, 2.6, 0.0, 1.2, 0.0]
+    d = ConfusionComparisonDisplay.from_predictions(yt, yp, paper_matrix=one_row, synthetic=True).plot()
+    assert all(notes(ax) == [] for ax in d.axes_)
+    assert [t.get_text() for t in d.texts_[36:42]] == ["96.2", "0.0", "2.6", "0.0", "1.2", "0.0"]
+
+
 def test_accuracy_table_rows_and_mean():
     yt, yp = _preds()
     paper = {"AN": 80.0, "DI": 81.0, "FE": 82.0, "HA": 90.0, "SA": 70.0, "SU": 95.0}

@@ -141,13 +141,16 @@ class ConfusionComparisonDisplay(Display):
             A sequence of axes (1 or 3), a Figure/SubFigure to lay the panels out in, or ``None`` for a
             new figure.
         """
-        panels: list[tuple[np.ndarray, str, str, tuple[float, float]]] = [
-            (self.ours, f"{self.ours_source}", cmap, (0.0, 100.0))]
+        # (matrix, title, colormap, limits, what an empty panel says instead of drawing blank axes)
+        panels: list[tuple[np.ndarray, str, str, tuple[float, float], str]] = [
+            (self.ours, f"{self.ours_source}", cmap, (0.0, 100.0), "no predictions")]
         if self.paper is not None:
             lim = float(np.nanmax(np.abs(self.difference))) if np.isfinite(self.difference).any() else 1.0
             lim = max(lim, 1.0)
-            panels += [(self.paper, f"{self.paper_source}", cmap, (0.0, 100.0)),
-                       (self.difference, "difference: ferbench - paper (pp)", diff_cmap, (-lim, lim))]
+            panels += [(self.paper, f"{self.paper_source}", cmap, (0.0, 100.0),
+                        "no cell of this matrix is in\nthe paper's text (figure image only):\nnothing transcribed"),
+                       (self.difference, "difference: ferbench - paper (pp)", diff_cmap, (-lim, lim),
+                        "no paper cell to compare")]
         fig, axes = self._grid_target(ax, figsize=(4.2 * len(panels), 4.0))
         if axes is None:
             axes = np.asarray(fig.subplots(1, len(panels), squeeze=False)[0], dtype=object)
@@ -156,9 +159,12 @@ class ConfusionComparisonDisplay(Display):
         ticks = short_labels(self.labels)
         k = len(self.labels)
         self.images_, self.texts_ = [], []
-        for a, (m, title, cm, (vmin, vmax)) in zip(axes, panels):
+        for a, (m, title, cm, (vmin, vmax), empty) in zip(axes, panels):
             im = a.imshow(m, cmap=cm, vmin=vmin, vmax=vmax)
             self.images_.append(im)
+            if not np.isfinite(m).any():
+                a.text((k - 1) / 2, (k - 1) / 2, empty, ha="center", va="center", fontsize=8, color="0.35",
+                       wrap=True)
             mid = (vmin + vmax) / 2
             for i in range(k):
                 for j in range(k):
