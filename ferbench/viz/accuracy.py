@@ -200,7 +200,9 @@ class AccuracyTableDisplay(Display):
         if self.paper_mean is not None and not paper_bars:
             ax.axhline(self.paper_mean, ls="--", color="#666666",
                        label=f"{self.paper_source}: overall {self.paper_mean:.2f}")
-        ax.axhline(float(np.nanmean(ours)), ls=":", color="#1f77b4", lw=1)
+        ours_mean = float(np.nanmean(ours))
+        ax.axhline(ours_mean, ls=":", color="#1f77b4", lw=1,
+                   label=f"{self.ours_source}: mean over expressions {ours_mean:.1f}")
         ax.set_xticks(x, short_labels(self.labels))
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 110)
