@@ -282,7 +282,7 @@ class SurfaceExplanation:
 
 def explanation_on_surface(run, fold: int = 0, scan_index: int | None = None, method: str = "gradcam", *,
                            device: str | None = "cpu", factory=None) -> SurfaceExplanation:
-    """The Grad-CAM (family) map of a held-out scan's prediction on the scan's 3D surface.
+    """A heat map of a held-out scan's prediction (Grad-CAM family or saliency) on the scan's 3D surface.
 
     Every vertex takes the heat-map value of the grid pixel it falls in
     (:func:`ferbench.preprocess.vertex_values_from_grid`, the inverse of the training crop's resampling at the
